@@ -1,0 +1,48 @@
+/* hivelog: one binary, one subcommand per process role. The table below is
+ * the whole command-line surface; each entry's help explains itself. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} subcommand;
+
+static const subcommand subcommands[] = {
+    {"broker", cmd_broker, "run the embedded Kafka-protocol broker (librdkafka mock cluster) on loopback"},
+    {"api", cmd_api, "HTTP intake: POST /v1/commands -> the commands topic"},
+    {"decide", cmd_decide, "decider: commands -> events + outcomes, one Kafka transaction per batch"},
+    {"project", cmd_project, "projector: a service's events -> its PostgreSQL read model, exactly once"},
+    {"migrate", cmd_migrate, "create a service's database and apply its migrations"},
+    {"post", cmd_post, "post one command or a JSONL file of commands to the api"},
+    {"config", cmd_config, "print the effective configuration (secrets masked)"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "hivelog - event-sourced backbone for workforce and business operations\n\n"
+            "usage: hivelog <command> [options]   (hivelog <command> --help for details)\n\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        fprintf(out, "  %-9s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(out,
+            "\nconfiguration comes from HIVE_* environment variables (see `hivelog config`);\n"
+            "flags override them. Logs are JSON lines on stderr.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0)
+            return subcommands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "hivelog: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

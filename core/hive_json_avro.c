@@ -1,0 +1,293 @@
+/* Schema-driven JSON <-> Avro conversion (see hive_json_avro.h). */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hive_err.h"
+#include "hive_id.h"
+#include "hive_json_avro.h"
+
+static int fail(hive_json_error *err, const char *path, const char *msg) {
+    snprintf(err->field, sizeof err->field, "%s", path);
+    snprintf(err->message, sizeof err->message, "%s", msg);
+    return HIVE_ERR_INVALID;
+}
+
+static const char *logical(const json_t *type) {
+    return json_is_object(type) ? json_string_value(json_object_get(type, "logicalType")) : NULL;
+}
+
+static const char *primitive(const json_t *type) {
+    if (json_is_string(type)) return json_string_value(type);
+    if (json_is_object(type)) return json_string_value(json_object_get(type, "type"));
+    return NULL;
+}
+
+static int convert(const json_t *type, const json_t *field_def, const json_t *in,
+                   avro_value_t *out, const char *path, hive_json_error *err);
+
+static int convert_record(const json_t *schema, const json_t *in, avro_value_t *out,
+                          const char *path, hive_json_error *err) {
+    char sub[256];
+    if (!json_is_object(in)) return fail(err, path, "must be a JSON object");
+    const json_t *fields = json_object_get(schema, "fields");
+    /* Unknown members are refused: a typo must not silently drop data. */
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)in, key, val) {
+        int known = 0;
+        for (size_t i = 0; i < json_array_size(fields) && !known; i++) {
+            const char *n = json_string_value(json_object_get(json_array_get(fields, i), "name"));
+            known = n && strcmp(n, key) == 0;
+        }
+        if (!known) {
+            snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key);
+            return fail(err, sub, "unknown field");
+        }
+    }
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        const json_t *f = json_array_get(fields, i);
+        const char *name = json_string_value(json_object_get(f, "name"));
+        avro_value_t fv;
+        if (avro_value_get_by_name(out, name, &fv, NULL)) return fail(err, path, "schema mismatch");
+        snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", name);
+        int rc = convert(json_object_get(f, "type"), f, json_object_get(in, name), &fv, sub, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int convert(const json_t *type, const json_t *field_def, const json_t *in,
+                   avro_value_t *out, const char *path, hive_json_error *err) {
+    if (json_is_array(type)) { /* union: hivelog uses ["null", T] for optional fields */
+        size_t nb = json_array_size(type);
+        avro_value_t b;
+        if (!in || json_is_null(in)) {
+            for (size_t i = 0; i < nb; i++) {
+                if (json_is_string(json_array_get(type, i)) &&
+                    strcmp(json_string_value(json_array_get(type, i)), "null") == 0) {
+                    if (avro_value_set_branch(out, (int)i, &b)) return fail(err, path, "schema mismatch");
+                    avro_value_set_null(&b);
+                    return 0;
+                }
+            }
+            return fail(err, path, "is required");
+        }
+        for (size_t i = 0; i < nb; i++) {
+            const json_t *bt = json_array_get(type, i);
+            const char *p = primitive(bt);
+            if (p && strcmp(p, "null") == 0) continue;
+            if (avro_value_set_branch(out, (int)i, &b)) return fail(err, path, "schema mismatch");
+            return convert(bt, field_def, in, &b, path, err);
+        }
+        return fail(err, path, "schema has no usable union branch");
+    }
+    if (!in) return fail(err, path, "is required");
+    const char *p = primitive(type);
+    const char *lt = logical(type);
+    if (!p) return fail(err, path, "schema mismatch");
+    if (strcmp(p, "record") == 0) return convert_record(type, in, out, path, err);
+    if (strcmp(p, "string") == 0) {
+        if (!json_is_string(in)) return fail(err, path, "must be a string");
+        const char *s = json_string_value(in);
+        if (lt && strcmp(lt, "uuid") == 0) {
+            if (!hive_uuid_valid(s)) return fail(err, path, "must be a UUID like 3f2c4d1e-8a9b-4c7d-9e0f-1a2b3c4d5e6f");
+            char norm[HIVE_UUID_LEN + 1];
+            hive_uuid_normalize(s, norm);
+            avro_value_set_string(out, norm);
+            return 0;
+        }
+        json_int_t maxlen = json_integer_value(json_object_get(field_def, "hivelog.max_length"));
+        if (maxlen > 0 && (json_int_t)json_string_length(in) > maxlen) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "must be at most %lld characters", (long long)maxlen);
+            return fail(err, path, msg);
+        }
+        if (strlen(s) != json_string_length(in)) return fail(err, path, "must not contain NUL characters");
+        avro_value_set_string(out, s);
+        return 0;
+    }
+    if (strcmp(p, "long") == 0) {
+        if (lt && strcmp(lt, "timestamp-micros") == 0) {
+            int64_t us;
+            if (!json_is_string(in) || hive_time_parse_rfc3339(json_string_value(in), &us))
+                return fail(err, path, "must be an RFC 3339 timestamp with an offset, like 2026-03-02T08:00:00+01:00");
+            avro_value_set_long(out, us);
+            return 0;
+        }
+        if (!json_is_integer(in)) return fail(err, path, "must be an integer");
+        avro_value_set_long(out, json_integer_value(in));
+        return 0;
+    }
+    if (strcmp(p, "int") == 0) {
+        if (lt && strcmp(lt, "time-millis") == 0) {
+            int32_t ms;
+            if (!json_is_string(in) || hive_time_parse_hhmm(json_string_value(in), &ms))
+                return fail(err, path, "must be a time of day \"HH:MM\" (00:00 to 23:59)");
+            avro_value_set_int(out, ms);
+            return 0;
+        }
+        if (!json_is_integer(in)) return fail(err, path, "must be an integer");
+        json_int_t v = json_integer_value(in);
+        if (v < INT32_MIN || v > INT32_MAX) return fail(err, path, "is out of range for a 32-bit integer");
+        avro_value_set_int(out, (int32_t)v);
+        return 0;
+    }
+    if (strcmp(p, "double") == 0 || strcmp(p, "float") == 0) {
+        if (!json_is_number(in)) return fail(err, path, "must be a number");
+        double d = json_number_value(in);
+        if (!isfinite(d)) return fail(err, path, "must be finite");
+        if (strcmp(p, "float") == 0) avro_value_set_float(out, (float)d);
+        else avro_value_set_double(out, d);
+        return 0;
+    }
+    if (strcmp(p, "boolean") == 0) {
+        if (!json_is_boolean(in)) return fail(err, path, "must be true or false");
+        avro_value_set_boolean(out, json_is_true(in));
+        return 0;
+    }
+    if (strcmp(p, "enum") == 0) {
+        const json_t *syms = json_object_get(type, "symbols");
+        if (!json_is_string(in)) return fail(err, path, "must be a string");
+        for (size_t i = 0; i < json_array_size(syms); i++)
+            if (strcmp(json_string_value(json_array_get(syms, i)), json_string_value(in)) == 0) {
+                avro_value_set_enum(out, (int)i);
+                return 0;
+            }
+        return fail(err, path, "is not one of the allowed values");
+    }
+    if (strcmp(p, "array") == 0) {
+        if (!json_is_array(in)) return fail(err, path, "must be an array");
+        const json_t *items = json_object_get(type, "items");
+        for (size_t i = 0; i < json_array_size(in); i++) {
+            avro_value_t e;
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+            if (avro_value_append(out, &e, NULL)) return fail(err, sub, "schema mismatch");
+            int rc = convert(items, NULL, json_array_get(in, i), &e, sub, err);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    return fail(err, path, "has a type intake does not support");
+}
+
+int hive_json_to_avro(const json_t *record_schema, const json_t *in, avro_value_t *out,
+                      const char *path, hive_json_error *err) {
+    err->field[0] = err->message[0] = '\0';
+    return convert_record(record_schema, in, out, path ? path : "", err);
+}
+
+static json_t *to_json(const json_t *type, avro_value_t *v);
+
+static json_t *record_to_json(const json_t *schema, avro_value_t *v) {
+    json_t *obj = json_object();
+    const json_t *fields = json_object_get(schema, "fields");
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        const json_t *f = json_array_get(fields, i);
+        const char *name = json_string_value(json_object_get(f, "name"));
+        avro_value_t fv;
+        if (avro_value_get_by_name(v, name, &fv, NULL)) {
+            json_decref(obj);
+            return NULL;
+        }
+        json_t *j = to_json(json_object_get(f, "type"), &fv);
+        if (!j) {
+            json_decref(obj);
+            return NULL;
+        }
+        json_object_set_new(obj, name, j);
+    }
+    return obj;
+}
+
+static json_t *to_json(const json_t *type, avro_value_t *v) {
+    if (json_is_array(type)) {
+        avro_value_t b;
+        int disc;
+        if (avro_value_get_discriminant(v, &disc) || avro_value_get_current_branch(v, &b))
+            return NULL;
+        return to_json(json_array_get(type, (size_t)disc), &b);
+    }
+    const char *p = primitive(type);
+    const char *lt = logical(type);
+    if (!p) return NULL;
+    switch (avro_value_get_type(v)) {
+    case AVRO_NULL: return json_null();
+    case AVRO_STRING: {
+        const char *s;
+        size_t n;
+        avro_value_get_string(v, &s, &n);
+        return json_stringn(s, n ? n - 1 : 0);
+    }
+    case AVRO_BYTES: {
+        const void *b;
+        size_t n;
+        avro_value_get_bytes(v, &b, &n);
+        return json_integer((json_int_t)n); /* bytes are never shown; their size is */
+    }
+    case AVRO_INT32: {
+        int32_t i;
+        avro_value_get_int(v, &i);
+        if (lt && strcmp(lt, "time-millis") == 0) {
+            char buf[16];
+            hive_time_format_hhmm(i, buf, sizeof buf);
+            return json_string(buf);
+        }
+        return json_integer(i);
+    }
+    case AVRO_INT64: {
+        int64_t l;
+        avro_value_get_long(v, &l);
+        if (lt && strcmp(lt, "timestamp-micros") == 0) {
+            char buf[48];
+            hive_time_format_rfc3339(l, buf, sizeof buf);
+            return json_string(buf);
+        }
+        return json_integer(l);
+    }
+    case AVRO_DOUBLE: {
+        double d;
+        avro_value_get_double(v, &d);
+        return json_real(d);
+    }
+    case AVRO_FLOAT: {
+        float f;
+        avro_value_get_float(v, &f);
+        return json_real(f);
+    }
+    case AVRO_BOOLEAN: {
+        int b;
+        avro_value_get_boolean(v, &b);
+        return json_boolean(b);
+    }
+    case AVRO_ENUM: {
+        int e;
+        avro_value_get_enum(v, &e);
+        return json_incref(json_array_get(json_object_get(type, "symbols"), (size_t)e));
+    }
+    case AVRO_RECORD: return record_to_json(type, v);
+    case AVRO_ARRAY: {
+        size_t n;
+        avro_value_get_size(v, &n);
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            avro_value_t e;
+            avro_value_get_by_index(v, i, &e, NULL);
+            json_t *j = to_json(json_object_get(type, "items"), &e);
+            if (!j) {
+                json_decref(arr);
+                return NULL;
+            }
+            json_array_append_new(arr, j);
+        }
+        return arr;
+    }
+    default: return NULL;
+    }
+}
+
+json_t *hive_avro_to_json(const json_t *record_schema, avro_value_t *v) {
+    return record_to_json(record_schema, v);
+}

@@ -1,0 +1,468 @@
+/* `hivelog api`: HTTP intake. POST /v1/commands validates a command,
+ * writes it to the commands topic (acks=all, idempotent producer) and
+ * answers 202 once it is durable, or with its outcome when ?wait= asks.
+ * libmicrohttpd runs one thread per connection; each request waits for its
+ * own delivery report, and librdkafka batches concurrent requests' records. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "command_index.h"
+#include "commands.h"
+#include "hive_config.h"
+#include "hive_err.h"
+#include "hive_id.h"
+#include "hive_kafka.h"
+#include "hive_log.h"
+#include "hive_registry.h"
+#include "intake.h"
+
+#define MAX_WAIT_MS 10000
+
+typedef struct {
+    hive_config cfg;
+    hive_registry *reg;
+    rd_kafka_t *producer;
+    command_index *index;
+    char commands_topic[256];
+    pthread_t poller;
+    volatile int stop;
+    atomic_int broker_up;
+    atomic_ulong requests, accepted, replays, intake_errors, log_errors;
+    atomic_ulong by_status[6]; /* 2xx..5xx buckets, index status/100 */
+} api_server;
+
+/* One in-flight produce: the delivery report fills it and wakes the request. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t done;
+    int finished;
+    rd_kafka_resp_err_t err;
+    int32_t partition;
+    int64_t offset;
+} delivery;
+
+typedef struct {
+    hive_buf body;
+    int too_large;
+} request_state;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    (void)opaque;
+    delivery *d = m->_private;
+    if (!d) return;
+    pthread_mutex_lock(&d->mu);
+    d->err = m->err;
+    d->partition = m->partition;
+    d->offset = m->offset;
+    d->finished = 1;
+    pthread_cond_signal(&d->done);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    (void)rk;
+    api_server *srv = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) atomic_store(&srv->broker_up, 0);
+    char esc[512];
+    hive_log_escape(esc, sizeof esc, reason);
+    hive_warn("Kafka error", "\"error\":\"%s\"", esc);
+}
+
+static void *poll_loop(void *arg) {
+    api_server *srv = arg;
+    while (!srv->stop) rd_kafka_poll(srv->producer, 100);
+    return NULL;
+}
+
+static enum MHD_Result send_json(api_server *srv, struct MHD_Connection *c, int status,
+                                 const char *body) {
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    int bucket = status / 100;
+    if (bucket >= 0 && bucket < 6) atomic_fetch_add(&srv->by_status[bucket], 1);
+    return ret;
+}
+
+static enum MHD_Result send_error(api_server *srv, struct MHD_Connection *c, int status,
+                                  const char *code, const char *field, const char *message) {
+    json_t *e = json_pack("{s:{s:s,s:s,s:s?}}", "error", "code", code, "message", message,
+                          "field", field && *field ? field : NULL);
+    char *text = json_dumps(e, JSON_COMPACT);
+    enum MHD_Result r = send_json(srv, c, status, text);
+    free(text);
+    json_decref(e);
+    return r;
+}
+
+static enum MHD_Result send_accepted(api_server *srv, struct MHD_Connection *c, int status,
+                                     const char *id, int32_t partition, int64_t offset) {
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"command_id\":\"%s\",\"status\":\"accepted\",\"partition\":%d,\"offset\":%lld}",
+             id, partition, (long long)offset);
+    return send_json(srv, c, status, body);
+}
+
+/* Answers with the outcome if it arrives within wait_ms, else 504. */
+static enum MHD_Result send_outcome(api_server *srv, struct MHD_Connection *c, const char *id,
+                                    int wait_ms, int32_t partition, int64_t offset) {
+    idx_view v;
+    command_index_get(srv->index, id, wait_ms, &v);
+    enum MHD_Result r;
+    if (v.state == IDX_DECIDED && v.outcome_json) {
+        r = send_json(srv, c, v.http_status ? v.http_status : 200, v.outcome_json);
+    } else {
+        r = send_accepted(srv, c, 504, id, partition, offset);
+    }
+    free(v.outcome_json);
+    return r;
+}
+
+static int parse_wait(struct MHD_Connection *c, int *wait_ms) {
+    const char *w = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+    *wait_ms = -1;
+    if (!w) return 0;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(w, &end, 10);
+    if (errno || !end || *end || v < 0 || v > MAX_WAIT_MS) return -1;
+    *wait_ms = (int)v;
+    return 0;
+}
+
+static enum MHD_Result post_command(api_server *srv, struct MHD_Connection *c,
+                                    request_state *rs) {
+    int wait_ms;
+    if (parse_wait(c, &wait_ms))
+        return send_error(srv, c, 422, "validation_failed", "wait",
+                          "wait must be an integer number of milliseconds from 0 to 10000");
+    if (!command_index_ready(srv->index))
+        return send_error(srv, c, 503, "starting", NULL,
+                          "intake is catching up with the log; retry shortly");
+    char command_id[HIVE_UUID_LEN + 1];
+    hive_uuid_random(command_id);
+    intake_command cmd = {0};
+    intake_error err;
+    if (intake_parse(srv->reg, rs->body.data ? rs->body.data : "", rs->body.len, command_id,
+                     hive_time_now_us(), &cmd, &err)) {
+        atomic_fetch_add(&srv->intake_errors, 1);
+        hive_buf_free(&cmd.record);
+        return send_error(srv, c, err.http_status, err.code, err.field, err.message);
+    }
+    enum MHD_Result ret;
+    const char *key = cmd.idempotency_key[0] ? cmd.idempotency_key : NULL;
+    if (key) {
+        char existing_hash[65];
+        idx_view v;
+        idx_state st = command_index_claim(srv->index, cmd.tenant_id, key, command_id,
+                                           cmd.body_hash, existing_hash, &v);
+        if (st == IDX_PENDING) {
+            hive_buf_free(&cmd.record);
+            return send_error(srv, c, 409, "in_progress", "idempotency_key",
+                              "a request with this idempotency key is still being written; retry");
+        }
+        if (st != IDX_ABSENT) {
+            hive_buf_free(&cmd.record);
+            if (strcmp(existing_hash, cmd.body_hash) != 0) {
+                free(v.outcome_json);
+                return send_error(srv, c, 422, "idempotency_key_reused", "idempotency_key",
+                                  "this idempotency key was used for a different command");
+            }
+            atomic_fetch_add(&srv->replays, 1);
+            if (wait_ms >= 0)
+                ret = send_outcome(srv, c, v.command_id, wait_ms, v.partition, v.offset);
+            else
+                ret = send_accepted(srv, c, 202, v.command_id, v.partition, v.offset);
+            free(v.outcome_json);
+            return ret;
+        }
+    }
+    delivery d = {.finished = 0};
+    pthread_mutex_init(&d.mu, NULL);
+    pthread_cond_init(&d.done, NULL);
+    rd_kafka_resp_err_t perr;
+    for (;;) {
+        perr = rd_kafka_producev(
+            srv->producer, RD_KAFKA_V_TOPIC(srv->commands_topic),
+            RD_KAFKA_V_KEY(cmd.aggregate_id, strlen(cmd.aggregate_id)),
+            RD_KAFKA_V_VALUE(cmd.record.data, cmd.record.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
+        if (perr != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+        usleep(1000);
+    }
+    if (!perr) {
+        pthread_mutex_lock(&d.mu);
+        while (!d.finished) pthread_cond_wait(&d.done, &d.mu);
+        pthread_mutex_unlock(&d.mu);
+        perr = d.err;
+    }
+    pthread_mutex_destroy(&d.mu);
+    pthread_cond_destroy(&d.done);
+    hive_buf_free(&cmd.record);
+    if (perr) {
+        if (key) command_index_release(srv->index, cmd.tenant_id, key);
+        atomic_fetch_add(&srv->log_errors, 1);
+        char msg[256];
+        snprintf(msg, sizeof msg, "the command log is unavailable (%s); nothing was accepted",
+                 rd_kafka_err2str(perr));
+        return send_error(srv, c, 503, "log_unavailable", NULL, msg);
+    }
+    atomic_store(&srv->broker_up, 1);
+    atomic_fetch_add(&srv->accepted, 1);
+    command_index_accepted(srv->index, command_id, cmd.tenant_id, key, cmd.body_hash, d.partition,
+                           d.offset);
+    if (wait_ms >= 0) return send_outcome(srv, c, command_id, wait_ms, d.partition, d.offset);
+    return send_accepted(srv, c, 202, command_id, d.partition, d.offset);
+}
+
+static enum MHD_Result get_command(api_server *srv, struct MHD_Connection *c, const char *id) {
+    if (!hive_uuid_valid(id))
+        return send_error(srv, c, 404, "unknown_command", "command_id", "command ids are UUIDs");
+    char norm[HIVE_UUID_LEN + 1];
+    hive_uuid_normalize(id, norm);
+    int wait_ms;
+    if (parse_wait(c, &wait_ms))
+        return send_error(srv, c, 422, "validation_failed", "wait",
+                          "wait must be an integer number of milliseconds from 0 to 10000");
+    idx_view v;
+    command_index_get(srv->index, norm, wait_ms > 0 ? wait_ms : 0, &v);
+    enum MHD_Result r;
+    if (v.state == IDX_ABSENT || v.state == IDX_PENDING)
+        r = send_error(srv, c, 404, "unknown_command", "command_id", "no command with this id");
+    else if (v.state == IDX_DECIDED && v.outcome_json)
+        r = send_json(srv, c, 200, v.outcome_json);
+    else
+        r = send_accepted(srv, c, 200, v.command_id, v.partition, v.offset);
+    free(v.outcome_json);
+    return r;
+}
+
+static enum MHD_Result get_metrics(api_server *srv, struct MHD_Connection *c) {
+    char body[2048];
+    snprintf(body, sizeof body,
+             "# HELP hivelog_http_requests_total HTTP requests by status class.\n"
+             "# TYPE hivelog_http_requests_total counter\n"
+             "hivelog_http_requests_total{class=\"2xx\"} %lu\n"
+             "hivelog_http_requests_total{class=\"4xx\"} %lu\n"
+             "hivelog_http_requests_total{class=\"5xx\"} %lu\n"
+             "# HELP hivelog_commands_accepted_total Commands written to the commands topic.\n"
+             "# TYPE hivelog_commands_accepted_total counter\n"
+             "hivelog_commands_accepted_total %lu\n"
+             "# HELP hivelog_idempotent_replays_total Requests answered from an earlier command with the same key.\n"
+             "# TYPE hivelog_idempotent_replays_total counter\n"
+             "hivelog_idempotent_replays_total %lu\n"
+             "# HELP hivelog_intake_rejected_total Requests refused by validation.\n"
+             "# TYPE hivelog_intake_rejected_total counter\n"
+             "hivelog_intake_rejected_total %lu\n"
+             "# HELP hivelog_log_errors_total Commands the log could not take (503).\n"
+             "# TYPE hivelog_log_errors_total counter\n"
+             "hivelog_log_errors_total %lu\n"
+             "# HELP hivelog_commands_seen_total Commands read back from the commands topic.\n"
+             "# TYPE hivelog_commands_seen_total counter\n"
+             "hivelog_commands_seen_total %llu\n"
+             "# HELP hivelog_outcomes_seen_total Outcomes read from the outcomes topic.\n"
+             "# TYPE hivelog_outcomes_seen_total counter\n"
+             "hivelog_outcomes_seen_total %llu\n",
+             atomic_load(&srv->by_status[2]), atomic_load(&srv->by_status[4]),
+             atomic_load(&srv->by_status[5]), atomic_load(&srv->accepted),
+             atomic_load(&srv->replays), atomic_load(&srv->intake_errors),
+             atomic_load(&srv->log_errors),
+             (unsigned long long)command_index_commands_seen(srv->index),
+             (unsigned long long)command_index_outcomes_seen(srv->index));
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static bool json_content_type(struct MHD_Connection *c) {
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (!ct) return false;
+    size_t n = strlen("application/json");
+    return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls) {
+    (void)version;
+    api_server *srv = cls;
+    request_state *rs = *con_cls;
+    bool is_post = strcmp(method, "POST") == 0;
+    if (!rs) {
+        rs = calloc(1, sizeof *rs);
+        if (!rs) return MHD_NO;
+        *con_cls = rs;
+        atomic_fetch_add(&srv->requests, 1);
+        if (is_post) {
+            /* Refuse an announced oversized body before reading it. */
+            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+            if (cl && strtoull(cl, NULL, 10) > srv->cfg.max_body) rs->too_large = 1;
+            return MHD_YES;
+        }
+    }
+    if (is_post && *upload_size) {
+        if (!rs->too_large) {
+            if (rs->body.len + *upload_size > srv->cfg.max_body) {
+                rs->too_large = 1;
+            } else if (hive_buf_reserve(&rs->body, rs->body.len + *upload_size + 1) == 0) {
+                memcpy(rs->body.data + rs->body.len, upload, *upload_size);
+                rs->body.len += *upload_size;
+                rs->body.data[rs->body.len] = '\0';
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(url, "/v1/commands") == 0) {
+        if (!is_post)
+            return send_error(srv, c, 405, "method_not_allowed", NULL, "use POST /v1/commands");
+        if (rs->too_large) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "request body exceeds %zu bytes", srv->cfg.max_body);
+            return send_error(srv, c, 413, "body_too_large", NULL, msg);
+        }
+        if (!json_content_type(c))
+            return send_error(srv, c, 415, "unsupported_media_type", NULL,
+                              "Content-Type must be application/json");
+        return post_command(srv, c, rs);
+    }
+    if (strcmp(method, "GET") != 0)
+        return send_error(srv, c, 405, "method_not_allowed", NULL, "only GET is allowed here");
+    if (strncmp(url, "/v1/commands/", 13) == 0) return get_command(srv, c, url + 13);
+    if (strcmp(url, "/healthz") == 0) return send_json(srv, c, 200, "{\"status\":\"ok\"}");
+    if (strcmp(url, "/readyz") == 0) {
+        if (command_index_ready(srv->index) && atomic_load(&srv->broker_up))
+            return send_json(srv, c, 200, "{\"status\":\"ready\"}");
+        return send_json(srv, c, 503,
+                         command_index_ready(srv->index)
+                             ? "{\"status\":\"not ready\",\"reason\":\"broker unreachable\"}"
+                             : "{\"status\":\"not ready\",\"reason\":\"catching up with the log\"}");
+    }
+    if (strcmp(url, "/metrics") == 0) return get_metrics(srv, c);
+    return send_error(srv, c, 404, "not_found", NULL, "no such endpoint");
+}
+
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)c;
+    (void)toe;
+    request_state *rs = *con_cls;
+    if (!rs) return;
+    hive_buf_free(&rs->body);
+    free(rs);
+    *con_cls = NULL;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa) {
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (!end || *end || port < 0 || port > 65535) return -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) return -1;
+    return 0;
+}
+
+int cmd_api(int argc, char **argv) {
+    api_server *srv = calloc(1, sizeof *srv);
+    if (!srv || hive_config_load(&srv->cfg)) return 2;
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        if (cli_flag(argc, argv, &i, "listen", &v)) {
+            snprintf(srv->cfg.api_listen, sizeof srv->cfg.api_listen, "%s", v);
+        } else if (cli_wants_help(argc, argv)) {
+            printf("usage: hivelog api [--listen HOST:PORT]\n\n"
+                   "HTTP intake on HOST:PORT (default HIVE_API_LISTEN=%s):\n"
+                   "  POST /v1/commands[?wait=MS]  validate, write to %s.commands, 202 or outcome\n"
+                   "  GET  /v1/commands/{id}       status and outcome of a command\n"
+                   "  GET  /healthz  /readyz  /metrics\n"
+                   "Needs HIVE_BROKERS. Bodies over HIVE_MAX_BODY (%zu bytes) get 413.\n",
+                   srv->cfg.api_listen, srv->cfg.topic_prefix, srv->cfg.max_body);
+            free(srv);
+            return 0;
+        } else {
+            fprintf(stderr, "hivelog api: unknown option '%s' (try --help)\n", argv[i]);
+            free(srv);
+            return 2;
+        }
+    }
+    hive_log_init("api");
+    hive_config_apply_parent_death(&srv->cfg);
+    cli_install_signals();
+    struct sockaddr_in sa;
+    if (parse_listen(srv->cfg.api_listen, &sa)) {
+        fprintf(stderr, "hivelog api: --listen must be IPv4:PORT, got '%s'\n", srv->cfg.api_listen);
+        return 2;
+    }
+    char err[512];
+    if (hive_registry_load(&srv->reg, srv->cfg.schemas_dir, err, sizeof err)) {
+        hive_error("cannot load schemas", "\"error\":\"%s\"", err);
+        return 1;
+    }
+    hive_config_topic(&srv->cfg, "commands", srv->commands_topic, sizeof srv->commands_topic);
+    rd_kafka_conf_t *conf = hive_kafka_conf(
+        &srv->cfg, err, sizeof err, "enable.idempotence", "true", "acks", "all", "linger.ms", "2",
+        "message.timeout.ms", "10000", "partitioner", "murmur2_random", NULL);
+    if (!conf) {
+        hive_error("bad Kafka configuration", "\"error\":\"%s\"", err);
+        return 2;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_opaque(conf, srv);
+    srv->producer = hive_kafka_new(RD_KAFKA_PRODUCER, conf);
+    if (!srv->producer) return 1;
+    const char *topics[] = {srv->commands_topic, NULL};
+    if (hive_kafka_wait_topics(srv->producer, 30000, topics)) return 1;
+    atomic_store(&srv->broker_up, 1);
+    srv->index = command_index_start(&srv->cfg, srv->reg);
+    if (!srv->index) return 1;
+    pthread_create(&srv->poller, NULL, poll_loop, srv);
+
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, request_done, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+    if (!d) {
+        hive_error("cannot listen", "\"listen\":\"%s\",\"error\":\"%s\"", srv->cfg.api_listen,
+                   strerror(errno));
+        return 1;
+    }
+    hive_info("api listening", "\"listen\":\"%s\",\"topic\":\"%s\"", srv->cfg.api_listen,
+              srv->commands_topic);
+    while (!cli_stop) usleep(100 * 1000);
+    hive_info("api stopping", NULL);
+    MHD_stop_daemon(d);
+    rd_kafka_flush(srv->producer, 10000);
+    srv->stop = 1;
+    pthread_join(srv->poller, NULL);
+    command_index_stop(srv->index);
+    rd_kafka_destroy(srv->producer);
+    hive_registry_destroy(srv->reg);
+    free(srv);
+    return 0;
+}

@@ -1,0 +1,490 @@
+"""Integration-test harness: a real hivelog dev stack for one test.
+
+`Stack` is a context manager that makes a fresh run directory, starts a
+throwaway PostgreSQL cluster there (scripts/pgcluster.sh, owned by this
+Python process so it dies with us), and on request the hivelog processes:
+`broker` (librdkafka mock cluster; we wait for RUN/broker.addr), `api`,
+`decider`, `projector` (presence). Each runs with HIVE_BROKERS,
+HIVE_PRESENCE_DSN, HIVE_API_LISTEN, HIVE_PARTITIONS and
+HIVE_EXIT_WITH_PARENT=1, its stderr in RUN/<name>.log. Helpers talk HTTP
+(keep-alive), run psql, run `hivelog post`, and poll with `wait_until`.
+
+On exit every started process gets SIGTERM (it must exit 0 within 20 s),
+the PostgreSQL cluster is stopped, and the run directory is removed, unless
+the test failed (or HIVE_KEEP_RUN_DIR=1): then the log tails and the kept
+directory are printed. Tests fail loudly; nothing here ever skips.
+
+The binary is $HIVELOG_BIN, else build/hivelog under $HIVE_SOURCE_DIR, else
+under the repository containing this file.
+"""
+
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import pgutil  # noqa: E402
+
+SERVICE_ARGS = {
+    "api": ["api"],
+    "decider": ["decide"],
+    "projector": ["project", "presence"],
+}
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "AddressSanitizer:DEADLYSIGNAL")
+
+
+class StackError(AssertionError):
+    """A failure of the system under test or of the stack (fails the test)."""
+
+
+def repo_root():
+    return os.environ.get("HIVE_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
+
+
+def hivelog_bin():
+    path = os.environ.get("HIVELOG_BIN") or os.path.join(repo_root(), "build", "hivelog")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise StackError("hivelog binary not found or not executable: %s "
+                         "(set HIVELOG_BIN or build it: cmake --build build)" % path)
+    return os.path.abspath(path)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def expect(cond, what, detail=None):
+    """Assert one user-visible fact; print it so the test log says what was checked."""
+    if not cond:
+        msg = "FAILED: " + what
+        if detail is not None:
+            msg += "\n  got: " + (detail if isinstance(detail, str) else json.dumps(detail)[:2000])
+        raise StackError(msg)
+    print("ok: " + what, flush=True)
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 200000))
+            data = f.read().decode("utf-8", "replace").splitlines()
+    except OSError as e:
+        return ["(cannot read %s: %s)" % (path, e)]
+    return data[-lines:]
+
+
+class Proc:
+    def __init__(self, name, args, env, log_path, out_path):
+        self.name, self.args, self.env = name, args, env
+        self.log_path, self.out_path = log_path, out_path
+        self.popen = None
+        self.expected_exit = False   # set when the test killed it on purpose
+        self.starts = 0
+
+    def start(self):
+        with open(self.log_path, "ab") as log, open(self.out_path, "ab") as out:
+            if self.starts:
+                log.write(("--- restart %d at %s ---\n" % (self.starts, time.strftime("%T"))).encode())
+                log.flush()
+            self.popen = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL,
+                                          stdout=out, stderr=log, close_fds=True)
+        self.starts += 1
+        self.expected_exit = False
+
+    def running(self):
+        return self.popen is not None and self.popen.poll() is None
+
+
+class Stack:
+    def __init__(self, name="test", partitions=4, keep=None):
+        self.name = name
+        self.partitions = partitions
+        self.keep = keep if keep is not None else os.environ.get("HIVE_KEEP_RUN_DIR") == "1"
+        self.procs = {}            # name -> Proc, in start order
+        self.bin = None
+        self.dir = None
+        self.pg_dir = None
+        self.brokers = None
+        self.api_port = None
+        self._conn = None
+        self._post_runs = 0
+        self.problems = []         # shutdown problems found in __exit__
+
+    # ----------------------------------------------------------- lifecycle
+    def __enter__(self):
+        self.bin = hivelog_bin()
+        self.dir = tempfile.mkdtemp(prefix="hivelog-%s-" % self.name,
+                                    dir=os.environ.get("HIVE_TEST_TMPDIR"))
+        print("run dir: %s" % self.dir, flush=True)
+        self.pg_dir = os.path.join(self.dir, "postgres")
+        script = os.path.join(repo_root(), "scripts", "pgcluster.sh")
+        t0 = time.time()
+        proc = subprocess.run(["bash", script, "start", self.pg_dir, "--owner", str(os.getpid())],
+                              capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            self._cleanup_dir_on_error()
+            raise StackError("pgcluster.sh start failed (rc=%d):\n%s%s" % (
+                proc.returncode, proc.stdout, proc.stderr))
+        self.pg_port = int(proc.stdout.strip().splitlines()[-1])
+        print("postgres on 127.0.0.1:%d (%.1fs)" % (self.pg_port, time.time() - t0), flush=True)
+        return self
+
+    def __exit__(self, etype, evalue, tb):
+        failed = etype is not None
+        self._close_http()
+        self._stop_all()
+        self._scan_logs()
+        script = os.path.join(repo_root(), "scripts", "pgcluster.sh")
+        try:
+            r = subprocess.run(["bash", script, "stop", self.pg_dir], capture_output=True,
+                               text=True, timeout=90)
+            if r.returncode != 0:
+                self.problems.append("pgcluster.sh stop failed: " + r.stderr.strip())
+        except subprocess.TimeoutExpired:
+            self.problems.append("pgcluster.sh stop timed out")
+        if self.problems:
+            print("\nSTACK PROBLEMS:\n  " + "\n  ".join(self.problems), file=sys.stderr)
+        if failed or self.problems:
+            self.print_logs()
+            print("run dir kept: %s" % self.dir, file=sys.stderr, flush=True)
+        elif self.keep:
+            print("run dir kept (HIVE_KEEP_RUN_DIR=1): %s" % self.dir, flush=True)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if not failed and self.problems:
+            raise StackError("stack shutdown problems: " + "; ".join(self.problems))
+        return False
+
+    def _cleanup_dir_on_error(self):
+        print("run dir kept: %s" % self.dir, file=sys.stderr)
+
+    def _stop_all(self):
+        for p in reversed(list(self.procs.values())):
+            if not p.running():
+                if p.popen is not None and not p.expected_exit:
+                    self.problems.append("%s had exited on its own with rc=%s" % (
+                        p.name, p.popen.returncode))
+                continue
+            p.popen.send_signal(signal.SIGTERM)
+            try:
+                rc = p.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.popen.kill()
+                p.popen.wait()
+                self.problems.append("%s did not exit within 20 s of SIGTERM (killed)" % p.name)
+                continue
+            if rc != 0:
+                self.problems.append("%s exited with rc=%d after SIGTERM (spec: 0)" % (p.name, rc))
+
+    def _scan_logs(self):
+        for p in self.procs.values():
+            for line in tail(p.log_path, 100000):
+                if any(m in line for m in SANITIZER_MARKERS):
+                    self.problems.append("%s log has a sanitizer report: %s" % (p.name, line.strip()))
+                    break
+
+    def print_logs(self, lines=40):
+        for p in self.procs.values():
+            print("\n===== %s (%s, last %d lines) =====" % (p.name, p.log_path, lines), file=sys.stderr)
+            for line in tail(p.log_path, lines):
+                print("  " + line, file=sys.stderr)
+        print("\n===== postgres (%s) =====" % os.path.join(self.pg_dir, "pg.log"), file=sys.stderr)
+        for line in tail(os.path.join(self.pg_dir, "pg.log"), 15):
+            print("  " + line, file=sys.stderr)
+        sys.stderr.flush()
+
+    # ----------------------------------------------------------- processes
+    def dsn(self, db="hive_presence"):
+        return "host=127.0.0.1 port=%d user=postgres dbname=%s" % (self.pg_port, db)
+
+    def env(self):
+        e = dict(os.environ)
+        e.update({
+            "HIVE_PRESENCE_DSN": self.dsn(),
+            "HIVE_PARTITIONS": str(self.partitions),
+            "HIVE_EXIT_WITH_PARENT": "1",
+        })
+        if self.brokers:
+            e["HIVE_BROKERS"] = self.brokers
+        if self.api_port:
+            e["HIVE_API_LISTEN"] = "127.0.0.1:%d" % self.api_port
+            e["HIVE_API_URL"] = self.api_url
+        return e
+
+    def _spawn(self, name, args):
+        p = Proc(name, [self.bin] + args, self.env(), os.path.join(self.dir, name + ".log"),
+                 os.path.join(self.dir, name + ".out"))
+        self.procs[name] = p
+        p.start()
+        return p
+
+    def start_broker(self, timeout=30):
+        addr_file = os.path.join(self.dir, "broker.addr")
+        self._spawn("broker", ["broker", "--run-dir", self.dir, "--partitions", str(self.partitions)])
+        self.wait_until(lambda: os.path.exists(addr_file), timeout, "broker.addr to appear")
+        with open(addr_file) as f:
+            self.brokers = f.read().strip()
+        print("broker at %s" % self.brokers, flush=True)
+        return self.brokers
+
+    @property
+    def api_url(self):
+        return "http://127.0.0.1:%d" % self.api_port
+
+    def start_api(self, ready=True, timeout=30):
+        self._need_broker()
+        if self.api_port is None:
+            self.api_port = free_port()
+        self._spawn("api", SERVICE_ARGS["api"] + ["--listen", "127.0.0.1:%d" % self.api_port])
+        if ready:
+            self.wait_http_ready(timeout)
+
+    def start_decider(self):
+        self._need_broker()
+        self._spawn("decider", SERVICE_ARGS["decider"])
+
+    def start_projector(self, service="presence"):
+        if service != "presence":
+            raise ValueError("only the presence projector exists")
+        self._need_broker()
+        self._spawn("projector", SERVICE_ARGS["projector"])
+
+    def start_all(self):
+        self.start_broker()
+        self.start_api()
+        self.start_decider()
+        self.start_projector("presence")
+
+    def _need_broker(self):
+        if not self.brokers:
+            raise RuntimeError("start_broker() first")
+
+    def kill(self, name, sig=signal.SIGKILL, timeout=20):
+        p = self.procs[name]
+        if not p.running():
+            raise StackError("%s is not running (rc=%s)" % (name, p.popen.returncode))
+        p.expected_exit = True
+        p.popen.send_signal(sig)
+        try:
+            return p.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.popen.kill()
+            p.popen.wait()
+            raise StackError("%s did not exit within %d s of signal %d" % (name, timeout, sig))
+
+    def restart(self, name):
+        p = self.procs[name]
+        if p.running():
+            self.kill(name, signal.SIGTERM)
+        if name == "api":
+            self._close_http()
+        p.env = self.env()
+        p.start()
+        if name == "api":
+            self.wait_http_ready()
+
+    def check_alive(self):
+        for p in self.procs.values():
+            if p.popen is not None and not p.running() and not p.expected_exit:
+                raise StackError("%s died unexpectedly (rc=%s); log tail:\n  %s" % (
+                    p.name, p.popen.returncode, "\n  ".join(tail(p.log_path, 25))))
+
+    # ----------------------------------------------------------- waiting
+    def wait_until(self, predicate, timeout, what="condition", interval=0.1):
+        """Poll predicate() until truthy (returned); fail if a process dies or on timeout."""
+        deadline = time.time() + timeout
+        last_exc = None
+        while True:
+            self.check_alive()
+            try:
+                v = predicate()
+                if v:
+                    return v
+                last_exc = None
+            except (pgutil.PsqlError, OSError, http.client.HTTPException) as e:
+                last_exc = e
+            if time.time() >= deadline:
+                raise StackError("timed out after %.0f s waiting for %s%s" % (
+                    timeout, what, "" if last_exc is None else " (last error: %s)" % last_exc))
+            time.sleep(interval)
+
+    def wait_http_ready(self, timeout=30):
+        def ready():
+            try:
+                st, _ = self.get("/readyz", retry=False)
+                return st == 200
+            except (OSError, http.client.HTTPException):
+                self._close_http()
+                return False
+        self.wait_until(ready, timeout, "api GET /readyz == 200", interval=0.1)
+
+    def wait_read_model(self, timeout=60):
+        """Wait until the projector has created hive_presence and its tables."""
+        self.wait_until(lambda: self.psql("SELECT count(*) FROM presence_records") is not None,
+                        timeout, "the presence read model to exist")
+
+    # ----------------------------------------------------------- HTTP
+    def _http(self):
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=60)
+        return self._conn
+
+    def _close_http(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def request(self, method, path, body=None, headers=None, retry=True):
+        """(status, parsed JSON body or raw text). Retries once on a stale keep-alive."""
+        for attempt in (1, 2):
+            conn = self._http()
+            try:
+                conn.request(method, path, body=body, headers=headers or {})
+                resp = conn.getresponse()
+                raw = resp.read()
+                if resp.getheader("Connection", "").lower() == "close":
+                    self._close_http()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    http.client.CannotSendRequest, http.client.ResponseNotReady):
+                self._close_http()
+                if attempt == 2 or not retry:
+                    raise
+        text = raw.decode("utf-8", "replace")
+        try:
+            return resp.status, json.loads(text)
+        except ValueError:
+            return resp.status, text
+
+    def get(self, path, retry=True):
+        return self.request("GET", path, retry=retry)
+
+    def post(self, body_dict=None, wait_ms=None, raw_body=None, content_type="application/json",
+             headers=None, retry=True):
+        path = "/v1/commands" + ("?wait=%d" % wait_ms if wait_ms is not None else "")
+        if raw_body is None:
+            raw_body = json.dumps(body_dict).encode("utf-8")
+        elif isinstance(raw_body, str):
+            raw_body = raw_body.encode("utf-8")
+        h = dict(headers or {})
+        if content_type is not None:
+            h["Content-Type"] = content_type
+        return self.request("POST", path, body=raw_body, headers=h, retry=retry)
+
+    def command(self, command_id):
+        return self.get("/v1/commands/" + command_id)
+
+    def metrics(self):
+        """Prometheus text -> {metric name: summed value over label sets}."""
+        st, text = self.get("/metrics")
+        if st != 200 or not isinstance(text, str):
+            raise StackError("GET /metrics: %s %r" % (st, text))
+        out = {}
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            try:
+                name_part, value = line.rsplit(None, 1)
+                name = name_part.split("{", 1)[0]
+                out[name] = out.get(name, 0.0) + float(value)
+            except ValueError:
+                continue
+        return out
+
+    # ----------------------------------------------------------- CLI post
+    def post_file(self, path, concurrency=8, wait_ms=None, background=False, extra=()):
+        """Run `hivelog post` on a JSONL file. Returns Popen (background) or PostRun."""
+        self._post_runs += 1
+        out_path = os.path.join(self.dir, "post-%d.out" % self._post_runs)
+        log_path = os.path.join(self.dir, "post-%d.log" % self._post_runs)
+        args = [self.bin, "post", "--api", self.api_url, "--concurrency", str(concurrency)]
+        if wait_ms is not None:
+            args += ["--wait", str(wait_ms)]
+        args += list(extra) + [path]
+        with open(out_path, "wb") as out, open(log_path, "wb") as log:
+            popen = subprocess.Popen(args, env=self.env(), stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=log)
+        run = PostRun(popen, out_path, log_path)
+        if background:
+            return run
+        run.wait()
+        return run
+
+    # ----------------------------------------------------------- SQL
+    def psql(self, sql, db="hive_presence", timeout=120):
+        return pgutil.psql_rows(self.dsn(db), sql, timeout=timeout)
+
+
+class PostRun:
+    """A `hivelog post` run; results() parses its one-JSON-line-per-input output."""
+
+    def __init__(self, popen, out_path, log_path):
+        self.popen, self.out_path, self.log_path = popen, out_path, log_path
+
+    def wait(self, timeout=None):
+        return self.popen.wait(timeout=timeout)
+
+    def lines_done(self):
+        try:
+            with open(self.out_path, "rb") as f:
+                return f.read().count(b"\n")
+        except OSError:
+            return 0
+
+    def results(self, n_expected):
+        """List indexed by input line (0-based) of {"http_status", "body"}; checks completeness."""
+        rows = []
+        with open(self.out_path, encoding="utf-8") as f:
+            for ln in f:
+                if ln.strip():
+                    rows.append(json.loads(ln))
+        if len(rows) != n_expected:
+            raise StackError("hivelog post printed %d result lines for %d input lines (%s)" % (
+                len(rows), n_expected, self.out_path))
+        base = min(r["line"] for r in rows)   # tolerate 0- or 1-based numbering
+        out = [None] * n_expected
+        for r in rows:
+            i = r["line"] - base
+            if not 0 <= i < n_expected or out[i] is not None:
+                raise StackError("hivelog post output has a bad or duplicate line number: %r" % r)
+            out[i] = r
+        return out
+
+    def stderr_tail(self, n=20):
+        return "\n".join(tail(self.log_path, n))
+
+
+def run_test(fn):
+    """Run a test function; print PASS/FAIL; return the process exit code."""
+    t0 = time.time()
+    try:
+        fn()
+    except BaseException as e:  # noqa: BLE001 - report everything, including KeyboardInterrupt
+        traceback.print_exc()
+        print("FAIL: %s (%.1fs): %s" % (os.path.basename(sys.argv[0]), time.time() - t0,
+                                        str(e).splitlines()[0] if str(e) else type(e).__name__),
+              flush=True)
+        return 1
+    print("PASS: %s (%.1fs)" % (os.path.basename(sys.argv[0]), time.time() - t0), flush=True)
+    return 0
+
+
+def seeded_rng(env_name, default=None):
+    seed = int(os.environ.get(env_name, default if default is not None else
+                              random.SystemRandom().randrange(1 << 31)))
+    print("seed: %s=%d" % (env_name, seed), flush=True)
+    return random.Random(seed), seed
