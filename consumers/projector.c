@@ -329,7 +329,8 @@ static int setup(projector *p) {
     rd_kafka_conf_t *cc = hive_kafka_conf(
         &p->cfg, err, sizeof err, "group.id", p->name, "enable.auto.commit", "false",
         "enable.auto.offset.store", "false", "auto.offset.reset", "earliest", "isolation.level",
-        "read_committed", "fetch.wait.max.ms", "10", NULL);
+        "read_committed", "fetch.wait.max.ms", "10",
+        "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000", NULL);
     if (!cc) goto bad_conf;
     rd_kafka_conf_set_rebalance_cb(cc, rebalance);
     rd_kafka_conf_set_opaque(cc, p);

@@ -442,7 +442,9 @@ static int setup(decider *d) {
     rd_kafka_conf_t *cc = hive_kafka_conf(
         &d->cfg, err, sizeof err, "group.id", "hivelog-decider", "enable.auto.commit", "false",
         "enable.auto.offset.store", "false", "auto.offset.reset", "earliest", "isolation.level",
-        "read_committed", "fetch.wait.max.ms", "10", NULL);
+        "read_committed", "fetch.wait.max.ms", "10",
+        /* a killed member is noticed in seconds, so a restart resumes quickly */
+        "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000", NULL);
     if (!cc) goto bad_conf;
     rd_kafka_conf_set_rebalance_cb(cc, rebalance);
     rd_kafka_conf_set_opaque(cc, d);

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import traceback
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
@@ -40,6 +41,7 @@ SERVICE_ARGS = {
     "decider": ["decide"],
     "projector": ["project", "presence"],
 }
+PROBE_TENANT = "00000000-0000-4000-8000-00000000beef"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "AddressSanitizer:DEADLYSIGNAL")
 
@@ -263,11 +265,36 @@ class Stack:
         self._need_broker()
         self._spawn("projector", SERVICE_ARGS["projector"])
 
-    def start_all(self):
+    def start_all(self, wait_ready=True):
+        """Broker, api, decider, presence projector; then (by default) wait_decider_ready()."""
         self.start_broker()
         self.start_api()
         self.start_decider()
         self.start_projector("presence")
+        if wait_ready:
+            self.wait_decider_ready()
+            self.wait_read_model()
+
+    def wait_decider_ready(self, timeout=90):
+        """Wait until the decider answers: post a probe command (a check-out of a fresh
+        worker in a probe tenant, which the rules reject, so no event and no row) with
+        ?wait, repeating the same idempotent command until its outcome is known.
+        Note: it adds one command to the commands topic."""
+        probe = {"type": "presence.check_out", "tenant_id": PROBE_TENANT,
+                 "idempotency_key": "probe-" + uuid.uuid4().hex,
+                 "payload": {"user_id": str(uuid.uuid4()), "at": "2025-01-01T00:00:00Z"}}
+        t0 = time.time()
+
+        def decided():
+            st, body = self.post(probe, wait_ms=2000)
+            if st == 504:
+                return False
+            if st != 409 or body.get("code") != "not_checked_in":
+                raise StackError("decider readiness probe: expected 409 not_checked_in, got %d %s"
+                                 % (st, body))
+            return True
+        self.wait_until(decided, timeout, "the decider to decide a probe command", interval=0)
+        print("decider ready (%.1fs)" % (time.time() - t0), flush=True)
 
     def _need_broker(self):
         if not self.brokers:
