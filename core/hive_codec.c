@@ -59,7 +59,7 @@ struct hive_decoder {
     const hive_registry *reg;
     avro_value_t values[DEC_SLOTS];
     unsigned char have[DEC_SLOTS];
-    char error[256];
+    char error[512];
 };
 
 hive_decoder *hive_decoder_new(const hive_registry *reg) {
@@ -102,9 +102,23 @@ int hive_decoder_decode(hive_decoder *d, const void *bytes, size_t len,
     avro_value_t *v = &d->values[id];
     avro_value_reset(v);
     size_t body = len - HIVE_WIRE_HEADER;
-    avro_reader_t r = avro_reader_memory((const char *)bytes + HIVE_WIRE_HEADER, (int64_t)body);
+    const char *start = (const char *)bytes + HIVE_WIRE_HEADER;
+    /* avro-c allocates whatever length a string or bytes field claims before
+     * checking that the bytes are there, and leaks it when they are not: a
+     * bounds-checked skip first makes a corrupt record cost nothing. */
+    avro_reader_t r = avro_reader_memory(start, (int64_t)body);
     if (!r) return HIVE_ERR_NOMEM;
-    int rc = avro_value_read(r, v);
+    int rc = avro_skip_data(r, s->avro);
+    avro_reader_free(r);
+    if (rc) {
+        snprintf(d->error, sizeof d->error,
+                 "schema %d (%s): truncated or corrupt Avro body (a length or the data runs past "
+                 "the record's %zu bytes)", id, s->full_name, body);
+        return HIVE_ERR_CODEC;
+    }
+    r = avro_reader_memory(start, (int64_t)body);
+    if (!r) return HIVE_ERR_NOMEM;
+    rc = avro_value_read(r, v);
     char extra;
     int trailing = rc == 0 && avro_read(r, &extra, 1) == 0;
     avro_reader_free(r);

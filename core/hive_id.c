@@ -131,8 +131,11 @@ int hive_time_parse_rfc3339(const char *s, int64_t *out_us) {
 }
 
 void hive_time_format_rfc3339(int64_t us, char *out, size_t cap) {
-    int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-    int64_t frac = us - secs * 1000000;
+    int64_t secs = us / 1000000, frac = us % 1000000;
+    if (frac < 0) { /* floor, without negating (INT64_MIN has no positive twin) */
+        frac += 1000000;
+        secs--;
+    }
     time_t t = (time_t)secs;
     struct tm tm;
     gmtime_r(&t, &tm);

@@ -216,19 +216,19 @@ static json_t *to_json(const json_t *type, avro_value_t *v) {
     switch (avro_value_get_type(v)) {
     case AVRO_NULL: return json_null();
     case AVRO_STRING: {
-        const char *s;
-        size_t n;
+        const char *s = "";
+        size_t n = 0;
         avro_value_get_string(v, &s, &n);
         return json_stringn(s, n ? n - 1 : 0);
     }
     case AVRO_BYTES: {
-        const void *b;
-        size_t n;
+        const void *b = NULL;
+        size_t n = 0;
         avro_value_get_bytes(v, &b, &n);
         return json_integer((json_int_t)n); /* bytes are never shown; their size is */
     }
     case AVRO_INT32: {
-        int32_t i;
+        int32_t i = 0;
         avro_value_get_int(v, &i);
         if (lt && strcmp(lt, "time-millis") == 0) {
             char buf[16];
@@ -238,7 +238,7 @@ static json_t *to_json(const json_t *type, avro_value_t *v) {
         return json_integer(i);
     }
     case AVRO_INT64: {
-        int64_t l;
+        int64_t l = 0;
         avro_value_get_long(v, &l);
         if (lt && strcmp(lt, "timestamp-micros") == 0) {
             char buf[48];
@@ -248,28 +248,28 @@ static json_t *to_json(const json_t *type, avro_value_t *v) {
         return json_integer(l);
     }
     case AVRO_DOUBLE: {
-        double d;
+        double d = 0;
         avro_value_get_double(v, &d);
         return json_real(d);
     }
     case AVRO_FLOAT: {
-        float f;
+        float f = 0;
         avro_value_get_float(v, &f);
         return json_real(f);
     }
     case AVRO_BOOLEAN: {
-        int b;
+        int b = 0;
         avro_value_get_boolean(v, &b);
         return json_boolean(b);
     }
     case AVRO_ENUM: {
-        int e;
+        int e = 0;
         avro_value_get_enum(v, &e);
         return json_incref(json_array_get(json_object_get(type, "symbols"), (size_t)e));
     }
     case AVRO_RECORD: return record_to_json(type, v);
     case AVRO_ARRAY: {
-        size_t n;
+        size_t n = 0;
         avro_value_get_size(v, &n);
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {

@@ -108,8 +108,11 @@ void proj_col_double(proj_rows *r, double v, int is_null) {
 }
 
 void proj_col_timestamp(proj_rows *r, int64_t us) {
-    int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-    int64_t frac = us - secs * 1000000;
+    int64_t secs = us / 1000000, frac = us % 1000000;
+    if (frac < 0) { /* floor, without negating (INT64_MIN has no positive twin) */
+        frac += 1000000;
+        secs--;
+    }
     time_t t = (time_t)secs;
     struct tm tm;
     gmtime_r(&t, &tm);

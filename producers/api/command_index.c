@@ -225,7 +225,8 @@ command_index *command_index_start(const hive_config *cfg, const hive_registry *
                                             "hivelog-api-index", "enable.auto.commit", "false",
                                             "enable.partition.eof", "true", "isolation.level",
                                             "read_committed", "auto.offset.reset", "earliest",
-                                            NULL);
+                                            /* ?wait answers as soon as the outcome lands */
+                                            "fetch.wait.max.ms", "5", NULL);
     if (!conf) {
         hive_error("bad Kafka configuration", "\"error\":\"%s\"", errstr);
         free(idx);

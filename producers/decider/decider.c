@@ -474,13 +474,23 @@ bad_conf:
 }
 
 /* Collects up to max commands, waiting at most wait_ms after the first. */
+/* Collects up to max records, waiting at most wait_ms after the first.
+ * A rebalance runs inside consumer_poll and re-seeks every assigned
+ * partition to where processing must resume, so records collected before
+ * it are dropped (they will be read again) and collecting starts over. */
 static int collect(decider *d, rd_kafka_message_t **msgs, int max, int wait_ms) {
     int n = 0;
     int64_t deadline = 0;
+    d->batch_invalid = 0;
     while (n < max && !cli_stop) {
         int timeout = n == 0 ? 200 : (int)(deadline - hive_time_mono_ms());
         if (n > 0 && timeout <= 0) break;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, timeout);
+        if (d->batch_invalid) {
+            for (int i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+            n = 0;
+            d->batch_invalid = 0;
+        }
         if (!m) {
             if (n == 0) return 0;
             continue;
@@ -530,9 +540,8 @@ int cmd_decide(int argc, char **argv) {
     int64_t last_report = hive_time_mono_ms();
     uint64_t last_commands = 0;
     while (!cli_stop) {
-        d->batch_invalid = 0;
         int n = collect(d, msgs, d->cfg.batch_max, d->cfg.batch_wait_ms);
-        if (n > 0 && !d->batch_invalid) {
+        if (n > 0) {
             rc = process_batch(d, msgs, n);
             if (rc == HIVE_ERR_FENCED) {
                 hive_error("fenced by a newer decider instance; exiting", NULL);

@@ -30,12 +30,25 @@ typedef void (*record_fn)(rebuild_ctx *ctx, rd_kafka_message_t *m);
 /* Reads each listed partition from its beginning to its end. */
 static int read_to_end(rebuild_ctx *ctx, rd_kafka_topic_partition_list_t *list, record_fn fn) {
     rd_kafka_t *rk = ctx->d->reader;
-    if (list->cnt == 0) return 0;
-    for (int i = 0; i < list->cnt; i++) list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-    if (rd_kafka_assign(rk, list)) return HIVE_ERR_KAFKA;
-    int eofs = 0, rc = 0;
+    /* Empty partitions (a new installation) need no reading at all. */
+    rd_kafka_topic_partition_list_t *todo = rd_kafka_topic_partition_list_new(list->cnt);
+    for (int i = 0; i < list->cnt; i++) {
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+            rk, list->elems[i].topic, list->elems[i].partition, &lo, &hi, 10000);
+        if (!e && hi <= lo) continue;
+        rd_kafka_topic_partition_list_add(todo, list->elems[i].topic, list->elems[i].partition)
+            ->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    int rc = 0, eofs = 0, expected = todo->cnt;
+    if (expected == 0 || rd_kafka_assign(rk, todo)) {
+        rc = expected == 0 ? 0 : HIVE_ERR_KAFKA;
+        rd_kafka_topic_partition_list_destroy(todo);
+        return rc;
+    }
+    rd_kafka_topic_partition_list_destroy(todo);
     int64_t idle_since = hive_time_mono_ms();
-    while (eofs < list->cnt) {
+    while (eofs < expected) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (!m) {
             if (hive_time_mono_ms() - idle_since > 60000) {
