@@ -43,7 +43,10 @@ int cmd_broker(int argc, char **argv) {
                    ".audit.checkpoints and one .<service>.events per service) with N partitions\n"
                    "(default HIVE_PARTITIONS=%d). Prints 'broker listening on HOST:PORT' and, with\n"
                    "--run-dir, writes HOST:PORT to DIR/broker.addr once ready; point other\n"
-                   "processes at it with HIVE_BROKERS. In-memory only: stopping it loses the log.\n"
+                   "processes at it with HIVE_BROKERS. In-memory only: stopping it loses the log,\n"
+                   "and each partition keeps at most 5 MiB (librdkafka's mock cluster drops older\n"
+                   "records beyond that; hivelog processes stop rather than skip them): use more\n"
+                   "partitions for bigger runs.\n"
                    "Stops on SIGTERM/SIGINT, or when its parent exits if HIVE_EXIT_WITH_PARENT=1.\n",
                    cfg.partitions);
             return 0;

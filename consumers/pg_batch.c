@@ -46,38 +46,40 @@ static int copy_in(PGconn *conn, const char *table, const hive_buf *data, char *
 int pg_batch_flush(PGconn *conn, const proj_service *svc, proj_rows *rows, int empty_after,
                    char *err, size_t cap) {
     int64_t counts[16];
-    char truncate[1024] = "TRUNCATE ";
-    int any = 0;
     for (int i = 0; i < svc->stage_count; i++) {
         const hive_buf *data = proj_rows_data(rows, i, &counts[i]);
-        if (counts[i] == 0) continue;
-        if (copy_in(conn, svc->stages[i].table, data, err, cap)) return HIVE_ERR_PG;
-        if (any) strncat(truncate, ", ", sizeof truncate - strlen(truncate) - 1);
-        strncat(truncate, svc->stages[i].table, sizeof truncate - strlen(truncate) - 1);
-        any = 1;
+        if (counts[i] && copy_in(conn, svc->stages[i].table, data, err, cap)) return HIVE_ERR_PG;
     }
     for (int i = 0; i < svc->stage_count; i++) {
         if (counts[i] == 0) continue;
         PGresult *r = PQexec(conn, svc->stages[i].flush_sql);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) return result_error(r, svc->stages[i].table, err, cap);
         PQclear(r);
-        if (svc->stages[i].verify_sql) {
-            r = PQexec(conn, svc->stages[i].verify_sql);
-            if (PQresultStatus(r) != PGRES_TUPLES_OK) return result_error(r, svc->stages[i].table, err, cap);
-            long bad = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-            PQclear(r);
-            if (bad) {
-                snprintf(err, cap, "%s: %ld staged row(s) changed nothing in the read model",
-                         svc->stages[i].table, bad);
-                return HIVE_ERR_PG;
-            }
+    }
+    /* Checked after every stage ran: a stage's rows may be completed by a later stage. */
+    for (int i = 0; i < svc->stage_count; i++) {
+        if (counts[i] == 0 || !svc->stages[i].verify_sql) continue;
+        PGresult *r = PQexec(conn, svc->stages[i].verify_sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) return result_error(r, svc->stages[i].table, err, cap);
+        long bad = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        if (bad) {
+            snprintf(err, cap, "%s: %ld staged row(s) changed nothing in the read model",
+                     svc->stages[i].table, bad);
+            return HIVE_ERR_PG;
         }
     }
     /* Stages are emptied at commit; a transaction that flushes several
-     * times (isolating a bad event) empties them in between. */
-    if (empty_after && any && hive_pg_exec(conn, truncate)) {
-        snprintf(err, cap, "cannot empty staging tables");
-        return HIVE_ERR_PG;
+     * times (isolating a bad event) empties them in between. DELETE, not
+     * TRUNCATE: TRUNCATE rewrites the table's catalog entry each time. */
+    for (int i = 0; empty_after && i < svc->stage_count; i++) {
+        if (counts[i] == 0) continue;
+        char sql[256];
+        snprintf(sql, sizeof sql, "DELETE FROM %s", svc->stages[i].table);
+        if (hive_pg_exec(conn, sql)) {
+            snprintf(err, cap, "cannot empty staging table %s", svc->stages[i].table);
+            return HIVE_ERR_PG;
+        }
     }
     return 0;
 }

@@ -328,7 +328,7 @@ static int setup(projector *p) {
     snprintf(p->name, sizeof p->name, "hivelog-projector-%s", p->svc->service);
     rd_kafka_conf_t *cc = hive_kafka_conf(
         &p->cfg, err, sizeof err, "group.id", p->name, "enable.auto.commit", "false",
-        "enable.auto.offset.store", "false", "auto.offset.reset", "earliest", "isolation.level",
+        "enable.auto.offset.store", "false", "auto.offset.reset", "error", "isolation.level",
         "read_committed", "fetch.wait.max.ms", "10",
         "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000", NULL);
     if (!cc) goto bad_conf;
@@ -336,7 +336,7 @@ static int setup(projector *p) {
     rd_kafka_conf_set_opaque(cc, p);
     if (!(p->consumer = hive_kafka_new(RD_KAFKA_CONSUMER, cc))) return 1;
     rd_kafka_conf_t *pc = hive_kafka_conf(&p->cfg, err, sizeof err, "enable.idempotence", "true",
-                                          "linger.ms", "5", NULL);
+                                          "linger.ms", "5", "compression.type", "lz4", NULL);
     if (!pc) goto bad_conf;
     if (!(p->dlq = hive_kafka_new(RD_KAFKA_PRODUCER, pc))) return 1;
     const char *topics[] = {p->topic, NULL};
@@ -375,6 +375,13 @@ static int collect(projector *p, rd_kafka_message_t **msgs, int max, int wait_ms
         if (!m) {
             if (n == 0) return 0;
             continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+            /* Records we have not processed are gone (retention, or the
+             * embedded broker's size cap): continuing would silently skip them. */
+            hive_error("records to process were deleted from the log; refusing to skip them",
+                       "\"error\":\"%s\"", rd_kafka_message_errstr(m));
+            exit(3);
         }
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)

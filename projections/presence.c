@@ -1,20 +1,32 @@
 /* Presence projections: CheckedIn, CheckedOut and ScheduleSet into
  * presence_records and presence_schedules (sql/presence/).
  *
- * Stage order matters and is chosen so a batch needs no per-row ordering:
- * check-ins are inserted first, already closed when their check-out is in
- * the same batch; schedules keep the last setting per worker and day; then
- * check-outs close records from earlier batches. Every check-out must hit
- * its record: verify_sql counts the ones that did not, and a non-zero count
- * fails the batch so the driver isolates the bad event into the DLQ. */
+ * Stage order matters and is chosen so a batch needs no per-row ordering
+ * and never has two open records for one worker (a unique index forbids
+ * it): check-outs first close records from earlier batches (records of this
+ * batch do not exist yet, so they are untouched); then check-ins are
+ * inserted, already closed when their check-out is in this batch;
+ * schedules keep the last setting per worker and day. Every check-out must
+ * hit its record: verify_sql, run after all stages, counts the ones that
+ * did not, and a non-zero count fails the batch so the driver isolates the
+ * bad event into the DLQ. */
 #include <stddef.h>
 
 #include "hive_err.h"
 #include "projection.h"
 
-enum { STAGE_CHECKED_IN, STAGE_SCHEDULE_SET, STAGE_CHECKED_OUT };
+enum { STAGE_CHECKED_OUT, STAGE_CHECKED_IN, STAGE_SCHEDULE_SET };
 
 static const proj_stage stages[] = {
+    [STAGE_CHECKED_OUT] =
+        {"stage_presence_checked_out",
+         "seq bigint, record_id uuid, at timestamptz, recorded_at timestamptz",
+         "UPDATE presence_records r SET check_out_time = s.at, updated_at = s.recorded_at"
+         " FROM stage_presence_checked_out s"
+         " WHERE r.id = s.record_id AND r.check_out_time IS NULL",
+         "SELECT count(*) FROM stage_presence_checked_out s WHERE NOT EXISTS"
+         " (SELECT 1 FROM presence_records r WHERE r.id = s.record_id"
+         " AND r.check_out_time = s.at)"},
     [STAGE_CHECKED_IN] =
         {"stage_presence_checked_in",
          "seq bigint, id uuid, tenant_id uuid, user_id uuid, at timestamptz, location text,"
@@ -39,15 +51,6 @@ static const proj_stage stages[] = {
          " start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time,"
          " updated_at = EXCLUDED.updated_at",
          NULL},
-    [STAGE_CHECKED_OUT] =
-        {"stage_presence_checked_out",
-         "seq bigint, record_id uuid, at timestamptz, recorded_at timestamptz",
-         "UPDATE presence_records r SET check_out_time = s.at, updated_at = s.recorded_at"
-         " FROM stage_presence_checked_out s"
-         " WHERE r.id = s.record_id AND r.check_out_time IS NULL",
-         "SELECT count(*) FROM stage_presence_checked_out s WHERE NOT EXISTS"
-         " (SELECT 1 FROM presence_records r WHERE r.id = s.record_id"
-         " AND r.check_out_time = s.at)"},
 };
 
 static int checked_in(proj_rows *r, int stage, int64_t seq, avro_value_t *ev, avro_value_t *meta) {

@@ -425,7 +425,8 @@ int cmd_api(int argc, char **argv) {
     hive_config_topic(&srv->cfg, "commands", srv->commands_topic, sizeof srv->commands_topic);
     rd_kafka_conf_t *conf = hive_kafka_conf(
         &srv->cfg, err, sizeof err, "enable.idempotence", "true", "acks", "all", "linger.ms", "2",
-        "message.timeout.ms", "10000", "partitioner", "murmur2_random", NULL);
+        "message.timeout.ms", "10000", "partitioner", "murmur2_random", "compression.type",
+        "lz4", NULL);
     if (!conf) {
         hive_error("bad Kafka configuration", "\"error\":\"%s\"", err);
         return 2;

@@ -435,13 +435,14 @@ static int setup(decider *d) {
     rd_kafka_conf_t *pc = hive_kafka_conf(&d->cfg, err, sizeof err, "transactional.id", txn_id,
                                           "linger.ms", "5", "batch.num.messages", "10000",
                                           "queue.buffering.max.messages", "2000000",
-                                          "transaction.timeout.ms", "60000", NULL);
+                                          "transaction.timeout.ms", "60000",
+                                          "compression.type", "lz4", NULL);
     if (!pc) goto bad_conf;
     rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
     if (!(d->producer = hive_kafka_new(RD_KAFKA_PRODUCER, pc))) return 1;
     rd_kafka_conf_t *cc = hive_kafka_conf(
         &d->cfg, err, sizeof err, "group.id", "hivelog-decider", "enable.auto.commit", "false",
-        "enable.auto.offset.store", "false", "auto.offset.reset", "earliest", "isolation.level",
+        "enable.auto.offset.store", "false", "auto.offset.reset", "error", "isolation.level",
         "read_committed", "fetch.wait.max.ms", "10",
         /* a killed member is noticed in seconds, so a restart resumes quickly */
         "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000", NULL);
@@ -494,6 +495,13 @@ static int collect(decider *d, rd_kafka_message_t **msgs, int max, int wait_ms) 
         if (!m) {
             if (n == 0) return 0;
             continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+            /* Records we have not processed are gone (retention, or the
+             * embedded broker's size cap): continuing would silently skip them. */
+            hive_error("records to process were deleted from the log; refusing to skip them",
+                       "\"error\":\"%s\"", rd_kafka_message_errstr(m));
+            exit(3);
         }
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)

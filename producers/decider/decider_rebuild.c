@@ -36,6 +36,13 @@ static int read_to_end(rebuild_ctx *ctx, rd_kafka_topic_partition_list_t *list, 
         int64_t lo = 0, hi = 0;
         rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
             rk, list->elems[i].topic, list->elems[i].partition, &lo, &hi, 10000);
+        if (!e && lo > 0) {
+            hive_error("the log's start was deleted; aggregate state cannot be rebuilt",
+                       "\"topic\":\"%s\",\"partition\":%d,\"log_start\":%lld",
+                       list->elems[i].topic, list->elems[i].partition, (long long)lo);
+            rd_kafka_topic_partition_list_destroy(todo);
+            return HIVE_ERR_NOT_FOUND;
+        }
         if (!e && hi <= lo) continue;
         rd_kafka_topic_partition_list_add(todo, list->elems[i].topic, list->elems[i].partition)
             ->offset = RD_KAFKA_OFFSET_BEGINNING;
