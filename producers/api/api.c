@@ -1,8 +1,9 @@
 /* `hivelog api`: HTTP intake. POST /v1/commands validates a command,
  * writes it to the commands topic (acks=all, idempotent producer) and
  * answers 202 once it is durable, or with its outcome when ?wait= asks.
- * libmicrohttpd runs one thread per connection; each request waits for its
- * own delivery report, and librdkafka batches concurrent requests' records. */
+ * libmicrohttpd runs a small epoll thread pool; a request that waits (for
+ * its delivery report, or for its outcome) is suspended instead of holding
+ * a thread, and resumed by the delivery callback or the command index. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -40,33 +41,49 @@ typedef struct {
     atomic_ulong by_status[6]; /* 2xx..5xx buckets, index status/100 */
 } api_server;
 
-/* One in-flight produce: the delivery report fills it and wakes the request. */
+typedef enum {
+    REQ_READING,     /* body arriving */
+    REQ_PRODUCING,   /* suspended until the delivery report */
+    REQ_DELIVERED,   /* delivery report in; answer, or wait for the outcome */
+    REQ_WAITING,     /* suspended until the outcome or the ?wait deadline */
+    REQ_WOKEN,       /* outcome arrived or deadline passed */
+} request_phase;
+
 typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t done;
-    int finished;
+    struct MHD_Connection *conn;
+    hive_buf body;
+    int too_large;
+    request_phase phase;
+    int wait_ms;
+    /* filled before producing, used after the delivery report */
+    char command_id[HIVE_UUID_LEN + 1];
+    char tenant_id[HIVE_UUID_LEN + 1];
+    char key[129];
+    char body_hash[65];
     rd_kafka_resp_err_t err;
     int32_t partition;
     int64_t offset;
-} delivery;
-
-typedef struct {
-    hive_buf body;
-    int too_large;
 } request_state;
 
+/* Runs on the producer's poll thread. The request was suspended before it
+ * produced, so resuming here cannot overtake the suspension. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     (void)opaque;
-    delivery *d = m->_private;
-    if (!d) return;
-    pthread_mutex_lock(&d->mu);
-    d->err = m->err;
-    d->partition = m->partition;
-    d->offset = m->offset;
-    d->finished = 1;
-    pthread_cond_signal(&d->done);
-    pthread_mutex_unlock(&d->mu);
+    request_state *rs = m->_private;
+    if (!rs) return;
+    rs->err = m->err;
+    rs->partition = m->partition;
+    rs->offset = m->offset;
+    rs->phase = REQ_DELIVERED;
+    MHD_resume_connection(rs->conn);
+}
+
+/* Runs with the command index locked (see command_index_get_or_wait). */
+static void on_outcome_or_deadline(void *arg) {
+    request_state *rs = arg;
+    rs->phase = REQ_WOKEN;
+    MHD_resume_connection(rs->conn);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
@@ -116,17 +133,29 @@ static enum MHD_Result send_accepted(api_server *srv, struct MHD_Connection *c, 
     return send_json(srv, c, status, body);
 }
 
-/* Answers with the outcome if it arrives within wait_ms, else 504. */
-static enum MHD_Result send_outcome(api_server *srv, struct MHD_Connection *c, const char *id,
-                                    int wait_ms, int32_t partition, int64_t offset) {
+/* Answers with the command's outcome, or registers for it and suspends the
+ * connection (returns MHD_YES without queueing a response) when wait_ms
+ * allows and it is not known yet; 504 when the wait is over. */
+static enum MHD_Result send_outcome(api_server *srv, struct MHD_Connection *c,
+                                    request_state *rs, const char *id, int wait_ms,
+                                    int32_t partition, int64_t offset) {
     idx_view v;
-    command_index_get(srv->index, id, wait_ms, &v);
     enum MHD_Result r;
-    if (v.state == IDX_DECIDED && v.outcome_json) {
-        r = send_json(srv, c, v.http_status ? v.http_status : 200, v.outcome_json);
+    if (rs->phase != REQ_WOKEN && wait_ms > 0) {
+        rs->phase = REQ_WAITING;
+        MHD_suspend_connection(c);
+        if (command_index_get_or_wait(srv->index, id, wait_ms, on_outcome_or_deadline, rs, &v)) {
+            free(v.outcome_json);
+            return MHD_YES;
+        }
+        MHD_resume_connection(c); /* already decided: answer now */
     } else {
-        r = send_accepted(srv, c, 504, id, partition, offset);
+        command_index_get(srv->index, id, &v);
     }
+    if (v.state == IDX_DECIDED && v.outcome_json)
+        r = send_json(srv, c, v.http_status ? v.http_status : 200, v.outcome_json);
+    else
+        r = send_accepted(srv, c, 504, id, partition, offset);
     free(v.outcome_json);
     return r;
 }
@@ -143,31 +172,53 @@ static int parse_wait(struct MHD_Connection *c, int *wait_ms) {
     return 0;
 }
 
+/* After the delivery report: record the command, then answer or wait. */
+static enum MHD_Result after_delivery(api_server *srv, struct MHD_Connection *c,
+                                      request_state *rs) {
+    if (rs->phase == REQ_WAITING || rs->phase == REQ_WOKEN)
+        return send_outcome(srv, c, rs, rs->command_id, rs->wait_ms, rs->partition, rs->offset);
+    if (rs->err) {
+        if (rs->key[0]) command_index_release(srv->index, rs->tenant_id, rs->key);
+        atomic_fetch_add(&srv->log_errors, 1);
+        char msg[256];
+        snprintf(msg, sizeof msg, "the command log is unavailable (%s); nothing was accepted",
+                 rd_kafka_err2str(rs->err));
+        return send_error(srv, c, 503, "log_unavailable", NULL, msg);
+    }
+    atomic_store(&srv->broker_up, 1);
+    atomic_fetch_add(&srv->accepted, 1);
+    command_index_accepted(srv->index, rs->command_id, rs->tenant_id, rs->key[0] ? rs->key : NULL,
+                           rs->body_hash, rs->partition, rs->offset);
+    if (rs->wait_ms >= 0)
+        return send_outcome(srv, c, rs, rs->command_id, rs->wait_ms, rs->partition, rs->offset);
+    return send_accepted(srv, c, 202, rs->command_id, rs->partition, rs->offset);
+}
+
 static enum MHD_Result post_command(api_server *srv, struct MHD_Connection *c,
                                     request_state *rs) {
-    int wait_ms;
-    if (parse_wait(c, &wait_ms))
+    if (rs->phase != REQ_READING) return after_delivery(srv, c, rs);
+    if (parse_wait(c, &rs->wait_ms))
         return send_error(srv, c, 422, "validation_failed", "wait",
                           "wait must be an integer number of milliseconds from 0 to 10000");
     if (!command_index_ready(srv->index))
         return send_error(srv, c, 503, "starting", NULL,
                           "intake is catching up with the log; retry shortly");
-    char command_id[HIVE_UUID_LEN + 1];
-    hive_uuid_random(command_id);
+    hive_uuid_random(rs->command_id);
     intake_command cmd = {0};
     intake_error err;
-    if (intake_parse(srv->reg, rs->body.data ? rs->body.data : "", rs->body.len, command_id,
+    if (intake_parse(srv->reg, rs->body.data ? rs->body.data : "", rs->body.len, rs->command_id,
                      hive_time_now_us(), &cmd, &err)) {
         atomic_fetch_add(&srv->intake_errors, 1);
         hive_buf_free(&cmd.record);
         return send_error(srv, c, err.http_status, err.code, err.field, err.message);
     }
-    enum MHD_Result ret;
-    const char *key = cmd.idempotency_key[0] ? cmd.idempotency_key : NULL;
-    if (key) {
+    snprintf(rs->tenant_id, sizeof rs->tenant_id, "%s", cmd.tenant_id);
+    snprintf(rs->key, sizeof rs->key, "%s", cmd.idempotency_key);
+    snprintf(rs->body_hash, sizeof rs->body_hash, "%s", cmd.body_hash);
+    if (rs->key[0]) {
         char existing_hash[65];
         idx_view v;
-        idx_state st = command_index_claim(srv->index, cmd.tenant_id, key, command_id,
+        idx_state st = command_index_claim(srv->index, rs->tenant_id, rs->key, rs->command_id,
                                            cmd.body_hash, existing_hash, &v);
         if (st == IDX_PENDING) {
             hive_buf_free(&cmd.record);
@@ -182,63 +233,62 @@ static enum MHD_Result post_command(api_server *srv, struct MHD_Connection *c,
                                   "this idempotency key was used for a different command");
             }
             atomic_fetch_add(&srv->replays, 1);
-            if (wait_ms >= 0)
-                ret = send_outcome(srv, c, v.command_id, wait_ms, v.partition, v.offset);
+            enum MHD_Result ret;
+            /* Answer as for the first request; it is already delivered. */
+            snprintf(rs->command_id, sizeof rs->command_id, "%s", v.command_id);
+            rs->partition = v.partition;
+            rs->offset = v.offset;
+            rs->phase = REQ_DELIVERED;
+            if (rs->wait_ms >= 0)
+                ret = send_outcome(srv, c, rs, v.command_id, rs->wait_ms, v.partition, v.offset);
             else
                 ret = send_accepted(srv, c, 202, v.command_id, v.partition, v.offset);
             free(v.outcome_json);
             return ret;
         }
     }
-    delivery d = {.finished = 0};
-    pthread_mutex_init(&d.mu, NULL);
-    pthread_cond_init(&d.done, NULL);
+    rs->phase = REQ_PRODUCING;
+    MHD_suspend_connection(c);
     rd_kafka_resp_err_t perr;
     for (;;) {
         perr = rd_kafka_producev(
             srv->producer, RD_KAFKA_V_TOPIC(srv->commands_topic),
             RD_KAFKA_V_KEY(cmd.aggregate_id, strlen(cmd.aggregate_id)),
             RD_KAFKA_V_VALUE(cmd.record.data, cmd.record.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE(rs), RD_KAFKA_V_END);
         if (perr != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
         usleep(1000);
     }
-    if (!perr) {
-        pthread_mutex_lock(&d.mu);
-        while (!d.finished) pthread_cond_wait(&d.done, &d.mu);
-        pthread_mutex_unlock(&d.mu);
-        perr = d.err;
-    }
-    pthread_mutex_destroy(&d.mu);
-    pthread_cond_destroy(&d.done);
     hive_buf_free(&cmd.record);
-    if (perr) {
-        if (key) command_index_release(srv->index, cmd.tenant_id, key);
-        atomic_fetch_add(&srv->log_errors, 1);
-        char msg[256];
-        snprintf(msg, sizeof msg, "the command log is unavailable (%s); nothing was accepted",
-                 rd_kafka_err2str(perr));
-        return send_error(srv, c, 503, "log_unavailable", NULL, msg);
+    if (perr) { /* refused locally: no delivery report will come */
+        rs->err = perr;
+        rs->phase = REQ_DELIVERED;
+        MHD_resume_connection(c);
     }
-    atomic_store(&srv->broker_up, 1);
-    atomic_fetch_add(&srv->accepted, 1);
-    command_index_accepted(srv->index, command_id, cmd.tenant_id, key, cmd.body_hash, d.partition,
-                           d.offset);
-    if (wait_ms >= 0) return send_outcome(srv, c, command_id, wait_ms, d.partition, d.offset);
-    return send_accepted(srv, c, 202, command_id, d.partition, d.offset);
+    return MHD_YES;
 }
 
-static enum MHD_Result get_command(api_server *srv, struct MHD_Connection *c, const char *id) {
+static enum MHD_Result get_command(api_server *srv, struct MHD_Connection *c,
+                                   request_state *rs, const char *id) {
     if (!hive_uuid_valid(id))
         return send_error(srv, c, 404, "unknown_command", "command_id", "command ids are UUIDs");
     char norm[HIVE_UUID_LEN + 1];
     hive_uuid_normalize(id, norm);
-    int wait_ms;
-    if (parse_wait(c, &wait_ms))
+    if (rs->phase == REQ_READING && parse_wait(c, &rs->wait_ms))
         return send_error(srv, c, 422, "validation_failed", "wait",
                           "wait must be an integer number of milliseconds from 0 to 10000");
     idx_view v;
-    command_index_get(srv->index, norm, wait_ms > 0 ? wait_ms : 0, &v);
+    if (rs->phase == REQ_READING && rs->wait_ms > 0) {
+        rs->phase = REQ_WAITING;
+        MHD_suspend_connection(c);
+        if (command_index_get_or_wait(srv->index, norm, rs->wait_ms, on_outcome_or_deadline, rs, &v)) {
+            free(v.outcome_json);
+            return MHD_YES;
+        }
+        MHD_resume_connection(c);
+    } else {
+        command_index_get(srv->index, norm, &v);
+    }
     enum MHD_Result r;
     if (v.state == IDX_ABSENT || v.state == IDX_PENDING)
         r = send_error(srv, c, 404, "unknown_command", "command_id", "no command with this id");
@@ -308,6 +358,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         rs = calloc(1, sizeof *rs);
         if (!rs) return MHD_NO;
         *con_cls = rs;
+        rs->conn = c;
+        rs->wait_ms = -1;
         atomic_fetch_add(&srv->requests, 1);
         if (is_post) {
             /* Refuse an announced oversized body before reading it. */
@@ -344,7 +396,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (strcmp(method, "GET") != 0)
         return send_error(srv, c, 405, "method_not_allowed", NULL, "only GET is allowed here");
-    if (strncmp(url, "/v1/commands/", 13) == 0) return get_command(srv, c, url + 13);
+    if (strncmp(url, "/v1/commands/", 13) == 0) return get_command(srv, c, rs, url + 13);
     if (strcmp(url, "/healthz") == 0) return send_json(srv, c, 200, "{\"status\":\"ok\"}");
     if (strcmp(url, "/readyz") == 0) {
         if (command_index_ready(srv->index) && atomic_load(&srv->broker_up))
@@ -444,10 +496,11 @@ int cmd_api(int argc, char **argv) {
     pthread_create(&srv->poller, NULL, poll_loop, srv);
 
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, handle, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_NOTIFY_COMPLETED, request_done, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+        (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)2, MHD_OPTION_END);
     if (!d) {
         hive_error("cannot listen", "\"listen\":\"%s\",\"error\":\"%s\"", srv->cfg.api_listen,
                    strerror(errno));
@@ -457,8 +510,14 @@ int cmd_api(int argc, char **argv) {
               srv->commands_topic);
     while (!cli_stop) usleep(100 * 1000);
     hive_info("api stopping", NULL);
+    /* Every suspended request must be resumed before the daemon stops:
+     * deliveries complete (or fail) within message.timeout.ms, and waiters
+     * are woken to answer with what is known. */
+    MHD_quiesce_daemon(d);
+    rd_kafka_flush(srv->producer, 15000);
+    command_index_wake_all(srv->index);
+    usleep(100 * 1000);
     MHD_stop_daemon(d);
-    rd_kafka_flush(srv->producer, 10000);
     srv->stop = 1;
     pthread_join(srv->poller, NULL);
     command_index_stop(srv->index);

@@ -32,8 +32,18 @@ typedef struct {
     UT_hash_handle hh;
 } idem_entry;
 
+typedef struct waiter {
+    char command_id[37];
+    int64_t deadline_ms;
+    idx_wake_fn wake;
+    void *arg;
+    struct waiter *next;
+} waiter;
+
 struct command_index {
     pthread_mutex_t mu;
+    waiter *waiters;
+    pthread_t timer;
     pthread_cond_t changed;
     cmd_entry *commands;
     idem_entry *keys;
@@ -151,6 +161,39 @@ static void on_outcome(command_index *idx, const hive_schema *s, avro_value_t *v
     idx->outcomes_seen++;
 }
 
+/* Fires (and forgets) the waiters whose command is decided, or all of them
+ * whose deadline passed; the index lock is held. */
+static void wake_waiters(command_index *idx, int64_t now, int everyone) {
+    waiter **pp = &idx->waiters;
+    while (*pp) {
+        waiter *w = *pp;
+        cmd_entry *e = NULL;
+        HASH_FIND_STR(idx->commands, w->command_id, e);
+        if (everyone || (e && e->state == IDX_DECIDED) || now >= w->deadline_ms) {
+            *pp = w->next;
+            w->wake(w->arg);
+            free(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+static void wake_decided(command_index *idx) {
+    if (idx->waiters) wake_waiters(idx, hive_time_mono_ms(), 0);
+}
+
+static void *deadlines(void *arg) {
+    command_index *idx = arg;
+    while (!idx->stop) {
+        usleep(5000);
+        pthread_mutex_lock(&idx->mu);
+        if (idx->waiters) wake_waiters(idx, hive_time_mono_ms(), 0);
+        pthread_mutex_unlock(&idx->mu);
+    }
+    return NULL;
+}
+
 static void *follow(void *arg) {
     command_index *idx = arg;
     hive_decoder *dec = hive_decoder_new(idx->reg);
@@ -198,6 +241,7 @@ static void *follow(void *arg) {
             if (strcmp(rd_kafka_topic_name(m->rkt), idx->outcomes_topic) == 0) on_outcome(idx, s, v);
             else on_command(idx, m, v);
         }
+        wake_decided(idx);
         pthread_cond_broadcast(&idx->changed);
         pthread_mutex_unlock(&idx->mu);
         for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(batch[i]);
@@ -238,13 +282,16 @@ command_index *command_index_start(const hive_config *cfg, const hive_registry *
         return NULL;
     }
     pthread_create(&idx->thread, NULL, follow, idx);
+    pthread_create(&idx->timer, NULL, deadlines, idx);
     return idx;
 }
 
 void command_index_stop(command_index *idx) {
     if (!idx) return;
+    command_index_wake_all(idx);
     idx->stop = 1;
     pthread_join(idx->thread, NULL);
+    pthread_join(idx->timer, NULL);
     rd_kafka_consumer_close(idx->consumer);
     rd_kafka_destroy(idx->consumer);
     cmd_entry *e, *et;
@@ -264,15 +311,6 @@ void command_index_stop(command_index *idx) {
 
 bool command_index_ready(command_index *idx) { return idx->ready; }
 
-static void deadline_in(struct timespec *ts, int ms) {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
 
 static void fill_view(cmd_entry *e, idx_view *view) {
     view->state = e->state;
@@ -290,15 +328,8 @@ idx_state command_index_claim(command_index *idx, const char *tenant, const char
     if (!k) return IDX_PENDING;
     memset(view, 0, sizeof *view);
     pthread_mutex_lock(&idx->mu);
-    idem_entry *ie;
-    struct timespec dl;
-    deadline_in(&dl, 15000);
-    for (;;) {
-        ie = NULL;
-        HASH_FIND_STR(idx->keys, k, ie);
-        if (!ie || !ie->pending) break;
-        if (pthread_cond_timedwait(&idx->changed, &idx->mu, &dl) == ETIMEDOUT) break;
-    }
+    idem_entry *ie = NULL;
+    HASH_FIND_STR(idx->keys, k, ie);
     idx_state st;
     if (!ie) {
         ie = calloc(1, sizeof *ie);
@@ -356,25 +387,39 @@ void command_index_accepted(command_index *idx, const char *command_id, const ch
     pthread_mutex_unlock(&idx->mu);
 }
 
-idx_state command_index_get(command_index *idx, const char *command_id, int wait_ms,
-                            idx_view *view) {
+idx_state command_index_get(command_index *idx, const char *command_id, idx_view *view) {
+    command_index_get_or_wait(idx, command_id, 0, NULL, NULL, view);
+    return view->state;
+}
+
+int command_index_get_or_wait(command_index *idx, const char *command_id, int wait_ms,
+                              idx_wake_fn wake, void *arg, idx_view *view) {
     memset(view, 0, sizeof *view);
-    struct timespec dl;
-    deadline_in(&dl, wait_ms);
+    int registered = 0;
     pthread_mutex_lock(&idx->mu);
-    cmd_entry *e;
-    for (;;) {
-        e = entry_get(idx, command_id, false);
-        if ((e && e->state == IDX_DECIDED) || wait_ms <= 0) break;
-        if (pthread_cond_timedwait(&idx->changed, &idx->mu, &dl) == ETIMEDOUT) {
-            e = entry_get(idx, command_id, false);
-            break;
-        }
-    }
+    cmd_entry *e = entry_get(idx, command_id, false);
     if (e) fill_view(e, view);
     else view->state = IDX_ABSENT;
+    if (wake && wait_ms > 0 && view->state != IDX_DECIDED) {
+        waiter *w = calloc(1, sizeof *w);
+        if (w) {
+            snprintf(w->command_id, sizeof w->command_id, "%s", command_id);
+            w->deadline_ms = hive_time_mono_ms() + wait_ms;
+            w->wake = wake;
+            w->arg = arg;
+            w->next = idx->waiters;
+            idx->waiters = w;
+            registered = 1;
+        }
+    }
     pthread_mutex_unlock(&idx->mu);
-    return view->state;
+    return registered;
+}
+
+void command_index_wake_all(command_index *idx) {
+    pthread_mutex_lock(&idx->mu);
+    wake_waiters(idx, 0, 1);
+    pthread_mutex_unlock(&idx->mu);
 }
 
 uint64_t command_index_outcomes_seen(command_index *idx) { return idx->outcomes_seen; }

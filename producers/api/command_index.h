@@ -34,9 +34,9 @@ void command_index_stop(command_index *idx);
 bool command_index_ready(command_index *idx);
 
 /* Claims (tenant, key) for a new command. Returns IDX_ABSENT when claimed
- * (command_id written to the caller's new id); otherwise fills view with the
- * existing command and body_hash_out with its hash. Waits while another
- * request holds the claim pending. */
+ * (command_id written to the caller's new id); IDX_PENDING when another
+ * request holds the claim and is still writing (never waits); otherwise
+ * fills view with the existing command and existing_hash with its hash. */
 idx_state command_index_claim(command_index *idx, const char *tenant, const char *key,
                               const char *new_command_id, const char *body_hash,
                               char existing_hash[65], idx_view *view);
@@ -48,9 +48,21 @@ void command_index_accepted(command_index *idx, const char *command_id, const ch
                             int64_t offset);
 
 /* Copies what is known of a command into view (outcome_json malloc'ed: the
- * caller frees it). Waits up to wait_ms for an outcome if there is none yet. */
-idx_state command_index_get(command_index *idx, const char *command_id, int wait_ms,
-                            idx_view *view);
+ * caller frees it). Never blocks. */
+idx_state command_index_get(command_index *idx, const char *command_id, idx_view *view);
+
+/* Called once, with the index locked, when a waited-for outcome arrives or
+ * the wait's deadline passes. It must not call back into the index. */
+typedef void (*idx_wake_fn)(void *arg);
+
+/* Like command_index_get, but when the command is not decided yet also
+ * registers wake(arg) to run when its outcome arrives or after wait_ms.
+ * Registration and the check are atomic, so no outcome slips between them.
+ * Returns 1 when a waiter was registered. */
+int command_index_get_or_wait(command_index *idx, const char *command_id, int wait_ms,
+                              idx_wake_fn wake, void *arg, idx_view *view);
+/* Wakes every waiter now (shutdown). */
+void command_index_wake_all(command_index *idx);
 
 /* Counters for /metrics. */
 uint64_t command_index_outcomes_seen(command_index *idx);
