@@ -422,9 +422,9 @@ int cmd_project(int argc, char **argv) {
         free(p);
         return 2;
     }
-    char comp[64];
+    static char comp[64]; /* the logger keeps the pointer */
     snprintf(comp, sizeof comp, "projector-%s", p->svc->service);
-    hive_log_init(strdup(comp));
+    hive_log_init(comp);
     hive_config_apply_parent_death(&p->cfg);
     cli_install_signals();
     int rc = setup(p);
@@ -473,6 +473,12 @@ int cmd_project(int argc, char **argv) {
     rd_kafka_flush(p->dlq, 10000);
     rd_kafka_destroy(p->dlq);
     PQfinish(p->pg);
+    avro_value_decref(&p->dlq_value);
+    hive_buf_free(&p->buf);
+    proj_rows_destroy(p->rows);
+    hive_decoder_destroy(p->dec);
+    hive_registry_destroy(p->reg);
+    free(p);
     return 0;
 }
 

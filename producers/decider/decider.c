@@ -587,5 +587,17 @@ int cmd_decide(int argc, char **argv) {
     rd_kafka_destroy(d->reader);
     rd_kafka_flush(d->producer, 10000);
     rd_kafka_destroy(d->producer);
+    for (int i = 0; i < 512; i++)
+        for (int j = 0; j < DECIDER_MAX_EVENTS_PER_COMMAND; j++)
+            if (sc.have_event_value[i][j]) avro_value_decref(&sc.event_values[i][j]);
+    avro_value_decref(&sc.outcome_value);
+    avro_value_decref(&sc.dlq_value);
+    hive_buf_free(&sc.buf);
+    free(sc.outcomes);
+    free(sc.events);
+    decider_state_destroy(d->state);
+    hive_decoder_destroy(d->dec);
+    hive_registry_destroy(d->reg);
+    free(d);
     return rc;
 }
