@@ -14,7 +14,7 @@ PACKAGES=(
     librdkafka-dev libavro-dev libjansson-dev libsodium-dev libmicrohttpd-dev
     libpq-dev libcurl4-openssl-dev libcmocka-dev uthash-dev
     postgresql postgresql-contrib
-    python3 curl kcat
+    python3 curl kcat docker-compose
     clang libclang-rt-14-dev
 )
 
