@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Integration test: kill -9 the decider and the projector while commands flow.
 
-Posts a seeded workload (CRASH_COMMANDS, default 20000) in the background
-with `hivelog post`; at random moments (seeded by CRASH_SEED, printed) as
-the posting progresses it SIGKILLs the decider or the projector and restarts
-it, at least 3 times each. Once posting is done and the read model has
+Posts a seeded workload (CRASH_COMMANDS, default 20000) with `hivelog post`
+in consecutive chunks; while each chunk is in flight, at a random moment
+(seeded by CRASH_SEED, printed) it SIGKILLs the decider or the projector and
+restarts it, at least 3 times each. Once posting is done and the read model has
 caught up, the read model must equal the reference model exactly (no lost
 and no duplicated rows: exactly-once through the decider's Kafka
 transactions and the projector's offsets-in-PostgreSQL), and every
@@ -23,15 +23,39 @@ import pipeline  # noqa: E402
 from stack import Stack, expect, run_test, seeded_rng  # noqa: E402
 
 KILLS_EACH = 3
+PROGRESS_WAIT = float(os.environ.get("CRASH_PROGRESS_WAIT", "15"))
+
+
+def progress(s, victim):
+    """A value that changes when the victim does work (None if not observable)."""
+    try:
+        if victim == "decider":
+            return s.metrics().get("hivelog_outcomes_seen_total")
+        return model.read_model_counts(s.dsn())
+    except Exception:  # noqa: BLE001 - a probe only
+        return None
+
+
+def wait_progress(s, victim, mark, timeout):
+    """Wait up to timeout s for the victim to show progress past mark; True if it did."""
+    if mark is None:
+        return True
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        s.check_alive()
+        cur = progress(s, victim)
+        if cur is not None and cur != mark:
+            return True
+        time.sleep(0.25)   # each probe runs psql or GET /metrics: keep the load low
+    return False
 
 
 def kill_plan(rng):
-    """Sorted (fraction of lines posted, victim) points; >= KILLS_EACH per victim."""
+    """Victims in kill order; >= KILLS_EACH each, shuffled."""
     victims = ["decider"] * KILLS_EACH + ["projector"] * KILLS_EACH + \
         [rng.choice(["decider", "projector"]) for _ in range(rng.randint(0, 2))]
     rng.shuffle(victims)
-    fracs = sorted(rng.uniform(0.03, 0.97) for _ in victims)
-    return list(zip(fracs, victims))
+    return victims
 
 
 def main():
@@ -41,37 +65,55 @@ def main():
         path = os.path.join(s.dir, "workload.jsonl")
         cmds = pipeline.write_workload(path, tenants=3, workers=max(5, n // 180), commands=n, seed=seed,
                                        reject_ratio=0.08)
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
         m = model.run_model(cmds)
         print("model: %s" % m.summary(), flush=True)
         s.start_all()
         s.wait_read_model()
 
         plan = kill_plan(rng)
-        print("kill plan: %s" % ", ".join("%s@%.0f%%" % (v, f * 100) for f, v in plan), flush=True)
+        print("kill plan: %s" % ", ".join(v for v in plan), flush=True)
+        # The file is posted in consecutive chunks (one `hivelog post` each, so each
+        # worker's commands stay in order), one kill while each chunk is in flight:
+        # the decider and the projector are then busy with this or earlier chunks.
+        nchunks = len(plan) + 1
+        bounds = [len(cmds) * i // nchunks for i in range(nchunks + 1)]
         t0 = time.time()
-        run = s.post_file(path, concurrency=8, background=True)
         kills = {"decider": 0, "projector": 0}
-        for frac, victim in plan:
-            target = int(frac * len(cmds))
-            while run.lines_done() < target and run.popen.poll() is None:
-                s.check_alive()
-                time.sleep(0.02)
-            if run.popen.poll() is not None:
-                # posting finished: the pipeline is still busy catching up, kill there
-                time.sleep(rng.uniform(0.0, 0.4))
-            s.kill(victim, signal.SIGKILL)
-            kills[victim] += 1
-            print("  t=%5.1fs posted %5d/%d: kill -9 %s (#%d)" % (
-                time.time() - t0, run.lines_done(), len(cmds), victim, kills[victim]), flush=True)
-            time.sleep(rng.uniform(0.0, 0.3))
-            s.restart(victim)
-        rc = run.wait(timeout=600)
-        dt = time.time() - t0
-        expect(rc == 0, "hivelog post exited 0 (%.1fs)" % dt, run.stderr_tail())
+        ids = []
+        chunk_secs = 0.5
+        marks = {}
+        for k in range(nchunks):
+            lo, hi = bounds[k], bounds[k + 1]
+            cpath = os.path.join(s.dir, "chunk-%02d.jsonl" % k)
+            with open(cpath, "w", encoding="utf-8") as f:
+                f.writelines(lines[lo:hi])
+            tc = time.time()
+            run = s.post_file(cpath, concurrency=8, background=True)
+            if k < len(plan):
+                victim = plan[k]
+                time.sleep(rng.uniform(0.05, 0.9) * chunk_secs)
+                # prefer killing a victim that is working, not one still rejoining its group
+                busy = wait_progress(s, victim, marks.get(victim), PROGRESS_WAIT)
+                s.kill(victim, signal.SIGKILL)
+                kills[victim] += 1
+                print("  t=%5.1fs chunk %d/%d (lines %d-%d): kill -9 %s (#%d)%s%s" % (
+                    time.time() - t0, k + 1, nchunks, lo + 1, hi, victim, kills[victim],
+                    "" if run.popen.poll() is None else " [chunk already posted]",
+                    "" if busy else " [no progress seen since its restart]"), flush=True)
+                time.sleep(rng.uniform(0.0, 0.3))
+                s.restart(victim)
+                marks[victim] = progress(s, victim)
+            rc = run.wait(timeout=300)
+            chunk_secs = max(0.2, time.time() - tc)
+            expect(rc == 0, "chunk %d: hivelog post exited 0 (%.1fs)" % (k + 1, chunk_secs),
+                   run.stderr_tail())
+            ids += pipeline.command_ids(run, cmds[lo:hi])
+        print("posted %d commands in %.1fs" % (len(cmds), time.time() - t0), flush=True)
         expect(kills["decider"] >= KILLS_EACH and kills["projector"] >= KILLS_EACH,
                "killed the decider %d and the projector %d times" % (
                    kills["decider"], kills["projector"]))
-        ids = pipeline.command_ids(run, cmds)
 
         pipeline.wait_caught_up(s, m, timeout=180)
         applied = pipeline.check_outcomes(s.api_port, ids, m, cmds, timeout=120)
