@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "hive_catalog.h"
@@ -96,24 +97,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 static int dead_letter(projector *p, rd_kafka_message_t *m, const char *code, const char *why) {
-    avro_value_t *v = &p->dlq_value, f, b;
-    avro_value_reset(v);
-    hive_avro_set_string(v, "consumer", p->name);
-    hive_avro_set_string(v, "topic", rd_kafka_topic_name(m->rkt));
-    hive_avro_set_int(v, "partition", m->partition);
-    hive_avro_set_long(v, "offset", m->offset);
-    hive_avro_set_string(v, "error_code", code);
-    hive_avro_set_string(v, "error", why);
-    avro_value_get_by_name(v, "key", &f, NULL);
-    avro_value_set_branch(&f, m->key ? 1 : 0, &b);
-    if (m->key) avro_value_set_bytes(&b, m->key, m->key_len);
-    else avro_value_set_null(&b);
-    avro_value_get_by_name(v, "value", &f, NULL);
-    avro_value_set_branch(&f, m->payload ? 1 : 0, &b);
-    if (m->payload) avro_value_set_bytes(&b, m->payload, m->len);
-    else avro_value_set_null(&b);
-    hive_avro_set_long(v, "failed_at", hive_time_now_us());
-    if (hive_codec_encode(p->dlq_schema, v, &p->buf)) return HIVE_ERR_CODEC;
+    if (hive_batch_dead_letter(p->dlq_schema, &p->dlq_value, p->name, m, code, why, &p->buf))
+        return HIVE_ERR_CODEC;
     char esc[600];
     hive_log_escape(esc, sizeof esc, why);
     hive_warn("event sent to the DLQ", "\"partition\":%d,\"offset\":%lld,\"code\":\"%s\",\"error\":\"%s\"",
@@ -355,45 +340,6 @@ bad_conf:
     return 2;
 }
 
-/* Collects up to max records, waiting at most wait_ms after the first.
- * A rebalance runs inside consumer_poll and re-seeks every assigned
- * partition to where processing must resume, so records collected before
- * it are dropped (they will be read again) and collecting starts over. */
-static int collect(projector *p, rd_kafka_message_t **msgs, int max, int wait_ms) {
-    int n = 0;
-    int64_t deadline = 0;
-    p->batch_invalid = 0;
-    while (n < max && !cli_stop) {
-        int timeout = n == 0 ? 200 : (int)(deadline - hive_time_mono_ms());
-        if (n > 0 && timeout <= 0) break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, timeout);
-        if (p->batch_invalid) {
-            for (int i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
-            n = 0;
-            p->batch_invalid = 0;
-        }
-        if (!m) {
-            if (n == 0) return 0;
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
-            /* Records we have not processed are gone (retention, or the
-             * embedded broker's size cap): continuing would silently skip them. */
-            hive_error("records to process were deleted from the log; refusing to skip them",
-                       "\"error\":\"%s\"", rd_kafka_message_errstr(m));
-            exit(3);
-        }
-        if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                hive_warn("consume error", "\"error\":\"%s\"", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (n == 0) deadline = hive_time_mono_ms() + wait_ms;
-        msgs[n++] = m;
-    }
-    return n;
-}
 
 static void usage(const hive_config *cfg) {
     printf("usage: hivelog project <service>\n\n"
@@ -434,7 +380,7 @@ int cmd_project(int argc, char **argv) {
     int64_t last_report = hive_time_mono_ms();
     uint64_t last_applied = 0;
     while (!cli_stop) {
-        int n = collect(p, msgs, p->cfg.batch_max, p->cfg.batch_wait_ms);
+        int n = hive_batch_collect(p->consumer, &p->batch_invalid, msgs, p->cfg.batch_max, p->cfg.batch_wait_ms);
         if (n > 0) {
             rc = apply_batch(p, msgs, n);
             if (rc == HIVE_ERR_CONFLICT || rc == HIVE_ERR_KAFKA) rc = reseek(p);

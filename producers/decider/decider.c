@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "decider_internal.h"
@@ -157,25 +158,8 @@ static int produce(decider *d, const char *topic, int32_t partition, const char 
 
 /* A command the decider cannot read goes to the DLQ, with its bytes. */
 static int dead_letter(decider *d, rd_kafka_message_t *m, const char *code, const char *why) {
-    avro_value_t *v = &sc.dlq_value;
-    avro_value_reset(v);
-    hive_avro_set_string(v, "consumer", "hivelog-decider");
-    hive_avro_set_string(v, "topic", rd_kafka_topic_name(m->rkt));
-    hive_avro_set_int(v, "partition", m->partition);
-    hive_avro_set_long(v, "offset", m->offset);
-    hive_avro_set_string(v, "error_code", code);
-    hive_avro_set_string(v, "error", why);
-    avro_value_t f, b;
-    avro_value_get_by_name(v, "key", &f, NULL);
-    avro_value_set_branch(&f, m->key ? 1 : 0, &b);
-    if (m->key) avro_value_set_bytes(&b, m->key, m->key_len);
-    else avro_value_set_null(&b);
-    avro_value_get_by_name(v, "value", &f, NULL);
-    avro_value_set_branch(&f, m->payload ? 1 : 0, &b);
-    if (m->payload) avro_value_set_bytes(&b, m->payload, m->len);
-    else avro_value_set_null(&b);
-    hive_avro_set_long(v, "failed_at", hive_time_now_us());
-    if (hive_codec_encode(sc.dlq_schema, v, &sc.buf)) return HIVE_ERR_CODEC;
+    if (hive_batch_dead_letter(sc.dlq_schema, &sc.dlq_value, "hivelog-decider", m, code, why, &sc.buf))
+        return HIVE_ERR_CODEC;
     hive_warn("command sent to the DLQ", "\"partition\":%d,\"offset\":%lld,\"error\":\"%s\"",
               m->partition, (long long)m->offset, code);
     return produce(d, d->dlq_topic, m->partition, NULL, 0, &sc.buf, NULL, NULL);
@@ -475,45 +459,6 @@ bad_conf:
 }
 
 /* Collects up to max commands, waiting at most wait_ms after the first. */
-/* Collects up to max records, waiting at most wait_ms after the first.
- * A rebalance runs inside consumer_poll and re-seeks every assigned
- * partition to where processing must resume, so records collected before
- * it are dropped (they will be read again) and collecting starts over. */
-static int collect(decider *d, rd_kafka_message_t **msgs, int max, int wait_ms) {
-    int n = 0;
-    int64_t deadline = 0;
-    d->batch_invalid = 0;
-    while (n < max && !cli_stop) {
-        int timeout = n == 0 ? 200 : (int)(deadline - hive_time_mono_ms());
-        if (n > 0 && timeout <= 0) break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, timeout);
-        if (d->batch_invalid) {
-            for (int i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
-            n = 0;
-            d->batch_invalid = 0;
-        }
-        if (!m) {
-            if (n == 0) return 0;
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
-            /* Records we have not processed are gone (retention, or the
-             * embedded broker's size cap): continuing would silently skip them. */
-            hive_error("records to process were deleted from the log; refusing to skip them",
-                       "\"error\":\"%s\"", rd_kafka_message_errstr(m));
-            exit(3);
-        }
-        if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                hive_warn("consume error", "\"error\":\"%s\"", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (n == 0) deadline = hive_time_mono_ms() + wait_ms;
-        msgs[n++] = m;
-    }
-    return n;
-}
 
 int cmd_decide(int argc, char **argv) {
     decider *d = calloc(1, sizeof *d);
@@ -548,7 +493,7 @@ int cmd_decide(int argc, char **argv) {
     int64_t last_report = hive_time_mono_ms();
     uint64_t last_commands = 0;
     while (!cli_stop) {
-        int n = collect(d, msgs, d->cfg.batch_max, d->cfg.batch_wait_ms);
+        int n = hive_batch_collect(d->consumer, &d->batch_invalid, msgs, d->cfg.batch_max, d->cfg.batch_wait_ms);
         if (n > 0) {
             rc = process_batch(d, msgs, n);
             if (rc == HIVE_ERR_FENCED) {
