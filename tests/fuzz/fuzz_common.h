@@ -23,4 +23,14 @@ static hive_registry *fuzz_registry(void) {
     return reg; /* lives for the whole process, like in the services */
 }
 
+/* Aborts (so libFuzzer saves the input) when a property of the target fails. */
+#define FUZZ_CHECK(target, cond)                                                  \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            fprintf(stderr, "%s: property failed: %s (line %d)\n", target, #cond,  \
+                    __LINE__);                                                    \
+            abort();                                                              \
+        }                                                                         \
+    } while (0)
+
 #endif

@@ -13,14 +13,7 @@
 #include "hive_codec.h"
 #include "hive_json_avro.h"
 
-#define CHECK(cond)                                                               \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            fprintf(stderr, "fuzz_decode: property failed: %s (line %d)\n", #cond, \
-                    __LINE__);                                                    \
-            abort();                                                              \
-        }                                                                         \
-    } while (0)
+#define CHECK(cond) FUZZ_CHECK("fuzz_decode", cond)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
