@@ -19,6 +19,8 @@ static const subcommand subcommands[] = {
     {"migrate", cmd_migrate, "create a service's database and apply its migrations"},
     {"post", cmd_post, "post one command or a JSONL file of commands to the api"},
     {"dlq", cmd_dlq, "list records consumers could not process, with the reason"},
+    {"seal", cmd_seal, "sealer: sign Merkle checkpoints of every events topic-partition"},
+    {"audit", cmd_audit, "keygen, dump, verify, prove, verify-proof: check the log is complete and untampered"},
     {"config", cmd_config, "print the effective configuration (secrets masked)"},
 };
 

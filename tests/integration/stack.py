@@ -4,7 +4,7 @@
 throwaway PostgreSQL cluster there (scripts/pgcluster.sh, owned by this
 Python process so it dies with us), and on request the hivelog processes:
 `broker` (librdkafka mock cluster; we wait for RUN/broker.addr), `api`,
-`decider`, `projector` (presence). Each runs with HIVE_BROKERS,
+`decider`, `projector` (presence), `sealer`. Each runs with HIVE_BROKERS,
 HIVE_PRESENCE_DSN, HIVE_API_LISTEN, HIVE_PARTITIONS and
 HIVE_EXIT_WITH_PARENT=1, its stderr in RUN/<name>.log. Helpers talk HTTP
 (keep-alive), run psql, run `hivelog post`, and poll with `wait_until`.
@@ -264,6 +264,27 @@ class Stack:
             raise ValueError("only the presence projector exists")
         self._need_broker()
         self._spawn("projector", SERVICE_ARGS["projector"])
+
+    def start_sealer(self, audit_dir, key_file, every=None, interval=None, extra=(), name="sealer"):
+        """The sealer (`hivelog seal`): checkpoints of every events partition signed with
+        key_file into audit_dir (and the checkpoints topic)."""
+        self._need_broker()
+        args = ["seal", "--dir", audit_dir, "--key", key_file]
+        if every is not None:
+            args += ["--every", str(every)]
+        if interval is not None:
+            args += ["--interval", str(interval)]
+        return self._spawn(name, args + list(extra))
+
+    def hivelog(self, *args, timeout=300, check=True):
+        """Run a one-shot `hivelog ...` command with this stack's environment;
+        returns subprocess.CompletedProcess (text). check: fail unless rc == 0."""
+        proc = subprocess.run([self.bin] + [str(a) for a in args], env=self.env(), capture_output=True,
+                              text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise StackError("hivelog %s failed (rc=%d):\n%s%s" % (
+                " ".join(str(a) for a in args), proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+        return proc
 
     def start_all(self, wait_ready=True):
         """Broker, api, decider, presence projector; then (by default) wait_decider_ready()."""

@@ -1,0 +1,267 @@
+/* Event meta reader (see hive_evmeta.h). A plan is a list of field
+ * encodings in schema order; the six fields the audit needs are marked as
+ * targets and must have their plain types (string, long). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hive_codec.h"
+#include "hive_err.h"
+#include "hive_evmeta.h"
+
+#define MAX_IDS 512
+#define MAX_OPS 48
+#define MAX_BRANCHES 8
+
+enum { K_NULL, K_BOOL, K_VARINT, K_FLOAT, K_DOUBLE, K_STRING, K_FIXED, K_UNION };
+enum { T_NONE, T_EVENT_ID, T_TENANT, T_AGG_TYPE, T_AGG_ID, T_VERSION, T_SEQ, T__COUNT };
+
+typedef struct {
+    uint8_t kind, target, branches;
+    int32_t size;                       /* K_FIXED */
+    uint8_t bkind[MAX_BRANCHES];        /* K_UNION: kind of each branch */
+    int32_t bsize[MAX_BRANCHES];
+} op;
+
+typedef enum { PLAN_UNKNOWN = 0, PLAN_FAST, PLAN_DECODE, PLAN_NOT_EVENT } plan_state;
+
+typedef struct {
+    plan_state state;
+    int nops;
+    op ops[MAX_OPS];
+} plan;
+
+struct hive_evmeta_reader {
+    const hive_registry *reg;
+    hive_decoder *dec;
+    plan *plans[MAX_IDS];
+    uint64_t fallbacks;
+};
+
+hive_evmeta_reader *hive_evmeta_reader_new(const hive_registry *reg) {
+    hive_evmeta_reader *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->reg = reg;
+    if (!(r->dec = hive_decoder_new(reg))) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void hive_evmeta_reader_destroy(hive_evmeta_reader *r) {
+    if (!r) return;
+    for (int i = 0; i < MAX_IDS; i++) free(r->plans[i]);
+    hive_decoder_destroy(r->dec);
+    free(r);
+}
+
+uint64_t hive_evmeta_fallbacks(const hive_evmeta_reader *r) { return r->fallbacks; }
+
+/* ------------------------------------------------------------ compiling */
+
+/* Kind of a non-union type JSON, or -1 when the plan cannot express it. */
+static int simple_kind(const json_t *t, int32_t *size) {
+    const char *name = json_is_string(t) ? json_string_value(t)
+                     : json_is_object(t) ? json_string_value(json_object_get(t, "type")) : NULL;
+    if (!name) return -1;
+    if (!strcmp(name, "null")) return K_NULL;
+    if (!strcmp(name, "boolean")) return K_BOOL;
+    if (!strcmp(name, "int") || !strcmp(name, "long")) return K_VARINT;
+    if (!strcmp(name, "float")) return K_FLOAT;
+    if (!strcmp(name, "double")) return K_DOUBLE;
+    if (!strcmp(name, "string") || !strcmp(name, "bytes")) return K_STRING;
+    if (json_is_object(t) && !strcmp(name, "enum")) return K_VARINT;
+    if (json_is_object(t) && !strcmp(name, "fixed")) {
+        json_int_t n = json_integer_value(json_object_get(t, "size"));
+        if (n < 0 || n > 1 << 20) return -1;
+        *size = (int32_t)n;
+        return K_FIXED;
+    }
+    return -1; /* records, arrays, maps, named references */
+}
+
+static int target_of(const char *field) {
+    static const char *const names[T__COUNT] = {NULL, "event_id", "tenant_id", "aggregate_type",
+                                                "aggregate_id", "aggregate_version", "seq"};
+    for (int t = 1; t < T__COUNT; t++)
+        if (!strcmp(field, names[t])) return t;
+    return T_NONE;
+}
+
+static void compile(const hive_schema *s, plan *p) {
+    p->state = PLAN_NOT_EVENT;
+    const json_t *fields = json_object_get(s->json, "fields");
+    const json_t *meta = hive_schema_field(s->json, "meta");
+    if (!meta) return;
+    p->state = PLAN_DECODE;
+    const json_t *mt = json_object_get(meta, "type");
+    const json_t *mfields = json_is_object(mt) ? json_object_get(mt, "fields") : NULL;
+    if (json_array_get(fields, 0) != meta || !json_is_array(mfields) ||
+        json_array_size(mfields) > MAX_OPS)
+        return;
+    unsigned seen = 0;
+    p->nops = 0;
+    for (size_t i = 0; i < json_array_size(mfields); i++) {
+        const json_t *f = json_array_get(mfields, i);
+        const char *name = json_string_value(json_object_get(f, "name"));
+        const json_t *t = json_object_get(f, "type");
+        op *o = &p->ops[p->nops++];
+        memset(o, 0, sizeof *o);
+        if (!name) return;
+        o->target = (uint8_t)target_of(name);
+        if (json_is_array(t)) {
+            if (o->target || json_array_size(t) == 0 || json_array_size(t) > MAX_BRANCHES) return;
+            o->kind = K_UNION;
+            o->branches = (uint8_t)json_array_size(t);
+            for (size_t b = 0; b < json_array_size(t); b++) {
+                int k = simple_kind(json_array_get(t, b), &o->bsize[b]);
+                if (k < 0) return;
+                o->bkind[b] = (uint8_t)k;
+            }
+            continue;
+        }
+        int k = simple_kind(t, &o->size);
+        if (k < 0) return;
+        o->kind = (uint8_t)k;
+        if (o->target == T_VERSION || o->target == T_SEQ) {
+            const char *tn = json_is_string(t) ? json_string_value(t) : json_string_value(json_object_get(t, "type"));
+            if (strcmp(tn, "long") != 0) return;
+        } else if (o->target && k != K_STRING) {
+            return;
+        }
+        if (o->target) seen |= 1u << o->target;
+    }
+    if (seen == ((1u << T__COUNT) - 2)) p->state = PLAN_FAST;
+}
+
+/* ------------------------------------------------------------ reading */
+
+static int rd_varint(const uint8_t **p, const uint8_t *end, int64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++) {
+        if (*p >= end) return -1;
+        uint8_t b = *(*p)++;
+        if (i == 9 && b > 1) return -1;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int skip(int kind, int32_t size, const uint8_t **p, const uint8_t *end, hive_evmeta_str *str,
+                int64_t *num) {
+    int64_t n;
+    switch (kind) {
+    case K_NULL: return 0;
+    case K_BOOL: if (end - *p < 1 || **p > 1) return -1; (*p)++; return 0;
+    case K_VARINT:
+        if (rd_varint(p, end, &n)) return -1;
+        if (num) *num = n;
+        return 0;
+    case K_FLOAT: if (end - *p < 4) return -1; *p += 4; return 0;
+    case K_DOUBLE: if (end - *p < 8) return -1; *p += 8; return 0;
+    case K_FIXED: if (end - *p < size) return -1; *p += size; return 0;
+    case K_STRING:
+        if (rd_varint(p, end, &n) || n < 0 || n > end - *p) return -1;
+        if (str) {
+            str->p = (const char *)*p;
+            str->len = (size_t)n;
+        }
+        *p += n;
+        return 0;
+    }
+    return -1;
+}
+
+static int read_fast(const plan *pl, const uint8_t *p, const uint8_t *end, hive_evmeta *out) {
+    for (int i = 0; i < pl->nops; i++) {
+        const op *o = &pl->ops[i];
+        hive_evmeta_str *str = NULL;
+        int64_t *num = NULL;
+        switch (o->target) {
+        case T_EVENT_ID: str = &out->event_id; break;
+        case T_TENANT: str = &out->tenant_id; break;
+        case T_AGG_TYPE: str = &out->aggregate_type; break;
+        case T_AGG_ID: str = &out->aggregate_id; break;
+        case T_VERSION: num = &out->aggregate_version; break;
+        case T_SEQ: num = &out->seq; break;
+        }
+        if (o->kind == K_UNION) {
+            int64_t b;
+            if (rd_varint(&p, end, &b) || b < 0 || b >= o->branches) return -1;
+            if (skip(o->bkind[b], o->bsize[b], &p, end, NULL, NULL)) return -1;
+        } else if (skip(o->kind, o->size, &p, end, str, num)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int read_decoded(hive_evmeta_reader *r, const void *bytes, size_t len, hive_evmeta *out,
+                        char *why, size_t whycap) {
+    const hive_schema *s;
+    avro_value_t *v, meta;
+    const char *ev, *tenant, *atype, *agg;
+    r->fallbacks++;
+    if (hive_decoder_decode(r->dec, bytes, len, &s, &v)) {
+        snprintf(why, whycap, "%s", hive_decoder_error(r->dec));
+        return HIVE_ERR_CODEC;
+    }
+    if (hive_avro_get_record(v, "meta", &meta) || hive_avro_get_string(&meta, "event_id", &ev) ||
+        hive_avro_get_string(&meta, "tenant_id", &tenant) ||
+        hive_avro_get_string(&meta, "aggregate_type", &atype) ||
+        hive_avro_get_string(&meta, "aggregate_id", &agg) ||
+        hive_avro_get_long(&meta, "aggregate_version", &out->aggregate_version) ||
+        hive_avro_get_long(&meta, "seq", &out->seq)) {
+        snprintf(why, whycap, "%s has no complete meta: not an event record", s->full_name);
+        return HIVE_ERR_CODEC;
+    }
+    out->schema = s;
+    out->event_id = (hive_evmeta_str){ev, strlen(ev)};
+    out->tenant_id = (hive_evmeta_str){tenant, strlen(tenant)};
+    out->aggregate_type = (hive_evmeta_str){atype, strlen(atype)};
+    out->aggregate_id = (hive_evmeta_str){agg, strlen(agg)};
+    return 0;
+}
+
+int hive_evmeta_read(hive_evmeta_reader *r, const void *bytes, size_t len, hive_evmeta *out,
+                     char *why, size_t whycap) {
+    char dummy[8];
+    if (!why || !whycap) why = dummy, whycap = sizeof dummy;
+    memset(out, 0, sizeof *out);
+    int id;
+    if (hive_codec_peek_id(bytes, len, &id)) {
+        snprintf(why, whycap, "not in the Confluent wire format (magic byte 0, schema id)");
+        return HIVE_ERR_CODEC;
+    }
+    const hive_schema *s = id < MAX_IDS ? hive_registry_by_id(r->reg, id) : NULL;
+    if (!s) {
+        snprintf(why, whycap, "unknown schema id %d", id);
+        return HIVE_ERR_CODEC;
+    }
+    plan *pl = r->plans[id];
+    if (!pl) {
+        if (!(pl = calloc(1, sizeof *pl))) {
+            snprintf(why, whycap, "out of memory");
+            return HIVE_ERR_NOMEM;
+        }
+        compile(s, pl);
+        r->plans[id] = pl;
+    }
+    if (pl->state == PLAN_NOT_EVENT) {
+        snprintf(why, whycap, "%s is not an event record (no meta)", s->full_name);
+        return HIVE_ERR_CODEC;
+    }
+    if (pl->state == PLAN_DECODE) return read_decoded(r, bytes, len, out, why, whycap);
+    const uint8_t *p = (const uint8_t *)bytes + HIVE_WIRE_HEADER, *end = (const uint8_t *)bytes + len;
+    if (read_fast(pl, p, end, out)) {
+        snprintf(why, whycap, "%s: meta is truncated or malformed", s->full_name);
+        return HIVE_ERR_CODEC;
+    }
+    out->schema = s;
+    return 0;
+}
