@@ -225,7 +225,11 @@ static int halt(seal_part *p, const char *why) {
     return HIVE_ERR_CONFLICT;
 }
 
-/* The tree just reached a promised size: it must have the promised root. */
+static int snapshot(seal_part *p);
+
+/* The tree just reached a promised size: it must have the promised root.
+ * It then counts as signed: the state is saved from it, and the sealer
+ * publishes it again (it may have been written but never published). */
 static int meet_promise(seal_part *p) {
     seal_promise *pr = &p->promises[p->next_promise];
     hive_hash root;
@@ -240,6 +244,8 @@ static int meet_promise(seal_part *p) {
     p->cp_size = pr->size;
     p->cp_root = pr->root;
     p->cp_last_offset = p->last_leaf_offset;
+    p->met_promise = pr->size;
+    if (snapshot(p)) return halt(p, "out of memory");
     if (p->next_promise == p->npromises) {
         hive_info("caught up with the checkpoints signed before a crash", "\"topic\":\"%s\",\"partition\":%d,"
                   "\"tree_size\":%llu", p->topic, p->partition, (unsigned long long)p->cp_size);
@@ -291,8 +297,6 @@ int seal_part_due(const seal_part *p, long every, int64_t interval_ms, int64_t n
     if (p->halted || p->next_promise < p->npromises || p->frontier.size <= p->cp_size) return 0;
     return p->frontier.size - p->cp_size >= (uint64_t)every || now_ms - p->first_unsealed_ms >= interval_ms;
 }
-
-static int snapshot(seal_part *p);
 
 int seal_part_checkpoint(seal_part *p, const hive_note_signer *key, hive_buf *note, int64_t now_ms) {
     if (p->halted || p->next_promise < p->npromises || p->frontier.size <= p->cp_size) return HIVE_ERR_NOT_FOUND;

@@ -52,6 +52,7 @@ typedef struct {
     seal_promise *promises;   /* signed before a crash, beyond the resumed state */
     int npromises, next_promise;
     hive_buf state;           /* resume state as of the last checkpoint, not yet saved */
+    uint64_t met_promise;     /* a promise just met: its size (the sealer re-publishes it), else 0 */
     int halted;
     char halt_reason[512];
     uint64_t events, duplicates, foreign;

@@ -283,6 +283,22 @@ static void sign(sealer *s, seal_part *p, int64_t now) {
     if (!seen) s->done[s->ndone++] = p;
 }
 
+/* A checkpoint signed before a crash was just met again: publish it (it may
+ * never have reached the topic), save the state from it. */
+static void republish(sealer *s, seal_part *p) {
+    char path[PATH_MAX + 40];
+    snprintf(path, sizeof path, "%s/%llu.checkpoint", p->dir, (unsigned long long)p->met_promise);
+    p->met_promise = 0;
+    if (audit_read_file(path, 1 << 20, &s->note) || publish(s, p)) {
+        s->publish_failures++;
+        hive_error("cannot re-publish a checkpoint signed before a crash", "\"path\":\"%s\"", path);
+        return;
+    }
+    int seen = 0;
+    for (int i = 0; i < s->ndone && !seen; i++) seen = s->done[i] == p;
+    if (!seen) s->done[s->ndone++] = p;
+}
+
 /* Signs what the clock (or the final stop) makes due, waits until the
  * broker has every checkpoint of the round, then saves the states. */
 static void finish_round(sealer *s, int final, int64_t now) {
@@ -408,6 +424,7 @@ int cmd_seal(int argc, char **argv) {
         for (int n = 0; m && !cli_stop; n++) {
             seal_part *p = on_message(s, m, now);
             rd_kafka_message_destroy(m);
+            if (p && p->met_promise) republish(s, p);
             if (p && seal_part_due(p, s->ac.every, INT64_MAX, now)) sign(s, p, now);
             m = n < 20000 ? rd_kafka_consumer_poll(s->consumer, 0) : NULL;
         }
