@@ -212,7 +212,7 @@ int audit_dump_open(audit_dump_reader *r, const char *path) {
         close(fd);
         return HIVE_ERR_INVALID;
     }
-    void *m = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *m = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     close(fd);
     if (m == MAP_FAILED) return HIVE_ERR_IO;
     madvise(m, r->size, MADV_SEQUENTIAL);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +154,13 @@ static json_t *failure_json(const verify_part *vp, const verify_failure *f) {
     json_t *msg = json_string(f->message);
     json_object_set_new(o, "message", msg ? msg : json_string("(message not UTF-8)"));
     return o;
+}
+
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static json_t *report_json(verify_run *r, double elapsed, uint64_t *nfail) {
@@ -359,6 +367,7 @@ int audit_cmd_verify(int argc, char **argv) {
     randombytes_buf(r->sipkey, sizeof r->sipkey);
     pthread_mutex_init(&r->mu, NULL);
     int64_t t0 = hive_time_mono_ms();
+    double cpu0 = cpu_seconds();
     int nthreads = r->jobs < r->nparts ? r->jobs : (r->nparts ? r->nparts : 1);
     pthread_t th[64], prog;
     int show = !r->quiet && isatty(2);
@@ -367,7 +376,7 @@ int audit_cmd_verify(int argc, char **argv) {
     for (int i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
     r->finished = 1;
     if (show) pthread_join(prog, NULL);
-    double elapsed = (double)(hive_time_mono_ms() - t0) / 1000.0;
+    double elapsed = (double)(hive_time_mono_ms() - t0) / 1000.0, cpu = cpu_seconds() - cpu0;
     int rc = 0;
     if (r->worker_error) {
         fprintf(stderr, "hivelog audit verify: out of memory or schemas unreadable; nothing was concluded\n");
@@ -393,6 +402,9 @@ int audit_cmd_verify(int argc, char **argv) {
             }
         }
         json_object_set_new(rep, "warnings", w);
+        /* CPU time is steadier than wall time on a busy machine. */
+        json_object_set_new(rep, "cpu_s", json_real(cpu));
+        json_object_set_new(rep, "threads", json_integer(nthreads));
         if (r->nparts == 0) {
             fprintf(stderr, "hivelog audit verify: no partitions found under %s\n", r->log_dir ? logsub : r->ck_dir);
             nfail = 1;
