@@ -13,10 +13,7 @@ static int bad(char *err, size_t cap, const char *msg) {
 }
 
 static int b64_decode(const char *s, uint8_t *out, size_t cap, size_t *n) {
-    const char *end = NULL;
-    size_t len = strlen(s);
-    if (sodium_base642bin(out, cap, s, len, NULL, n, &end, sodium_base64_VARIANT_ORIGINAL)) return -1;
-    return end == s + len ? 0 : -1;
+    return hive_b64_decode(s, strlen(s), out, cap, n);
 }
 
 static int get_int(const json_t *o, const char *k, int64_t min, int64_t max, int64_t *out) {

@@ -33,11 +33,7 @@ static void b64(const hive_hash *h, char out[45]) {
 
 static int unb64(const char *s, hive_hash *h) {
     size_t n = 0;
-    const char *end = NULL;
-    if (!s || sodium_base642bin(h->b, sizeof h->b, s, strlen(s), NULL, &n, &end,
-                                sodium_base64_VARIANT_ORIGINAL) || *end || n != HIVE_HASH_LEN)
-        return -1;
-    return 0;
+    return !s || hive_b64_decode(s, strlen(s), h->b, sizeof h->b, &n) || n != HIVE_HASH_LEN ? -1 : 0;
 }
 
 static const char *jstr(const json_t *o, const char *k) {

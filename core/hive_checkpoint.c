@@ -7,6 +7,7 @@
 
 #include "hive_checkpoint.h"
 #include "hive_err.h"
+#include "hive_note.h"
 
 static int fail(char *err, size_t cap, const char *msg) {
     if (err && cap) snprintf(err, cap, "%s", msg);
@@ -46,11 +47,8 @@ int hive_checkpoint_parse(const char *text, size_t len, hive_checkpoint *out, ch
 
     n = next_line(&p, end, &line);
     size_t root_len = 0;
-    const char *b64_end = NULL;
-    if (n != 44 ||
-        sodium_base642bin(out->root.b, sizeof out->root.b, line, (size_t)n, NULL, &root_len,
-                          &b64_end, sodium_base64_VARIANT_ORIGINAL) ||
-        b64_end != line + n || root_len != HIVE_HASH_LEN)
+    if (n != 44 || hive_b64_decode(line, (size_t)n, out->root.b, sizeof out->root.b, &root_len) ||
+        root_len != HIVE_HASH_LEN)
         return fail(err, errcap, "checkpoint: root hash line is not base64 of 32 bytes");
 
     while (p < end) {

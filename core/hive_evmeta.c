@@ -137,12 +137,14 @@ static void compile(const hive_schema *s, plan *p) {
 
 /* ------------------------------------------------------------ reading */
 
+/* Zig-zag varint exactly as avro-c reads one (at most 10 bytes; bits beyond
+ * 64 dropped): a record the consumers decode must read the same here, or
+ * the audit and the read models would see different logs. */
 static int rd_varint(const uint8_t **p, const uint8_t *end, int64_t *out) {
     uint64_t v = 0;
     for (int i = 0; i < 10; i++) {
         if (*p >= end) return -1;
         uint8_t b = *(*p)++;
-        if (i == 9 && b > 1) return -1;
         v |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
             *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
@@ -157,7 +159,7 @@ static int skip(int kind, int32_t size, const uint8_t **p, const uint8_t *end, h
     int64_t n;
     switch (kind) {
     case K_NULL: return 0;
-    case K_BOOL: if (end - *p < 1 || **p > 1) return -1; (*p)++; return 0;
+    case K_BOOL: if (end - *p < 1) return -1; (*p)++; return 0; /* avro-c takes any byte */
     case K_VARINT:
         if (rd_varint(p, end, &n)) return -1;
         if (num) *num = n;
@@ -201,30 +203,35 @@ static int read_fast(const plan *pl, const uint8_t *p, const uint8_t *end, hive_
     return 0;
 }
 
+/* A string field with its size (Avro strings may hold NUL bytes). */
+static int get_str(avro_value_t *rec, const char *name, hive_evmeta_str *out) {
+    avro_value_t f;
+    const char *s = NULL;
+    size_t size = 0;
+    if (avro_value_get_by_name(rec, name, &f, NULL) || avro_value_get_string(&f, &s, &size) || !size) return -1;
+    out->p = s;
+    out->len = size - 1;
+    return 0;
+}
+
 static int read_decoded(hive_evmeta_reader *r, const void *bytes, size_t len, hive_evmeta *out,
                         char *why, size_t whycap) {
     const hive_schema *s;
     avro_value_t *v, meta;
-    const char *ev, *tenant, *atype, *agg;
     r->fallbacks++;
     if (hive_decoder_decode(r->dec, bytes, len, &s, &v)) {
         snprintf(why, whycap, "%s", hive_decoder_error(r->dec));
         return HIVE_ERR_CODEC;
     }
-    if (hive_avro_get_record(v, "meta", &meta) || hive_avro_get_string(&meta, "event_id", &ev) ||
-        hive_avro_get_string(&meta, "tenant_id", &tenant) ||
-        hive_avro_get_string(&meta, "aggregate_type", &atype) ||
-        hive_avro_get_string(&meta, "aggregate_id", &agg) ||
+    if (hive_avro_get_record(v, "meta", &meta) || get_str(&meta, "event_id", &out->event_id) ||
+        get_str(&meta, "tenant_id", &out->tenant_id) || get_str(&meta, "aggregate_type", &out->aggregate_type) ||
+        get_str(&meta, "aggregate_id", &out->aggregate_id) ||
         hive_avro_get_long(&meta, "aggregate_version", &out->aggregate_version) ||
         hive_avro_get_long(&meta, "seq", &out->seq)) {
         snprintf(why, whycap, "%s has no complete meta: not an event record", s->full_name);
         return HIVE_ERR_CODEC;
     }
     out->schema = s;
-    out->event_id = (hive_evmeta_str){ev, strlen(ev)};
-    out->tenant_id = (hive_evmeta_str){tenant, strlen(tenant)};
-    out->aggregate_type = (hive_evmeta_str){atype, strlen(atype)};
-    out->aggregate_id = (hive_evmeta_str){agg, strlen(agg)};
     return 0;
 }
 

@@ -79,13 +79,33 @@ uint32_t hive_note_key_id(const char *name, const uint8_t public_key[32]) {
     return (uint32_t)sum[0] << 24 | (uint32_t)sum[1] << 16 | (uint32_t)sum[2] << 8 | sum[3];
 }
 
-/* Strict standard base64 (padding required, no stray bits, no whitespace). */
-static int b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *out_len) {
+static int b64_value(unsigned char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+int hive_b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *out_len) {
+    /* libsodium's decoder alone also takes some bytes outside the alphabet
+     * and non-zero unused bits: check the text first. */
+    size_t pad = len >= 1 && s[len - 1] == '=' ? (len >= 2 && s[len - 2] == '=' ? 2 : 1) : 0;
+    if (len % 4) return -1;
+    for (size_t i = 0; i < len - pad; i++)
+        if (b64_value((unsigned char)s[i]) < 0) return -1;
+    if (pad && len) {
+        int last = b64_value((unsigned char)s[len - pad - 1]);
+        if (last & (pad == 1 ? 0x3 : 0xf)) return -1;
+    }
     const char *end = NULL;
-    if (len == 0) return -1;
-    if (sodium_base642bin(out, cap, s, len, NULL, out_len, &end, sodium_base64_VARIANT_ORIGINAL))
-        return -1;
+    if (sodium_base642bin(out, cap, s, len, NULL, out_len, &end, sodium_base64_VARIANT_ORIGINAL)) return -1;
     return end == s + len ? 0 : -1;
+}
+
+static int b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *out_len) {
+    return len == 0 ? -1 : hive_b64_decode(s, len, out, cap, out_len);
 }
 
 static void b64_encode(const uint8_t *bin, size_t len, char *out, size_t cap) {
@@ -283,43 +303,53 @@ hive_note_status hive_note_open(const char *msg, size_t len, const hive_note_ver
     const char *sigs = msg + split + 2, *end = msg + len;
     if (sigs == end || end[-1] != '\n') return malformed(why, whycap, "signature lines must end in a newline");
     if (text_len) *text_len = tlen;
-    int count = 0, verified = 0;
-    char others[512] = "";
-    size_t olen = 0;
-    while (sigs < end) {
-        const char *nl = memchr(sigs, '\n', (size_t)(end - sigs));
-        size_t llen = (size_t)(nl - sigs);
-        if (llen < SIG_PREFIX_LEN || memcmp(sigs, SIG_PREFIX, SIG_PREFIX_LEN) != 0)
+    /* Syntax first, for every line: whether a note is well formed must not
+     * depend on which key reads it. */
+    int count = 0;
+    for (const char *p = sigs; p < end; count++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t llen = (size_t)(nl - p);
+        if (llen < SIG_PREFIX_LEN || memcmp(p, SIG_PREFIX, SIG_PREFIX_LEN) != 0)
             return malformed(why, whycap, "a signature line does not start with an em dash and a space");
-        const char *name = sigs + SIG_PREFIX_LEN;
+        const char *name = p + SIG_PREFIX_LEN;
         const char *sp = memchr(name, ' ', (size_t)(nl - name));
         /* Go splits at the first space: the name must be non-empty and valid,
          * the rest non-empty base64 of at least 5 bytes. */
         size_t nlen = sp ? (size_t)(sp - name) : (size_t)(nl - name);
         const char *b64 = sp ? sp + 1 : nl;
-        size_t blen = (size_t)(nl - b64);
+        size_t blen = (size_t)(nl - b64), rawlen = 0;
         uint8_t raw[4 + 8192]; /* room for post-quantum signatures by other keys */
-        size_t rawlen = 0;
         if (!hive_note_name_valid(name, nlen) || blen == 0 ||
             b64_decode(b64, blen, raw, sizeof raw, &rawlen) || rawlen < 5)
             return malformed(why, whycap, "a signature line has a bad key name or signature encoding");
-        if (++count > HIVE_NOTE_MAX_SIGNATURES) return malformed(why, whycap, "more than 100 signatures");
+        if (count >= HIVE_NOTE_MAX_SIGNATURES) return malformed(why, whycap, "more than 100 signatures");
+        p = nl + 1;
+    }
+    int verified = 0;
+    char others[512] = "";
+    size_t olen = 0;
+    for (const char *p = sigs; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *name = p + SIG_PREFIX_LEN;
+        const char *sp = memchr(name, ' ', (size_t)(nl - name));
+        size_t nlen = (size_t)(sp - name), rawlen = 0;
+        uint8_t raw[4 + 8192];
+        b64_decode(sp + 1, (size_t)(nl - sp - 1), raw, sizeof raw, &rawlen);
+        p = nl + 1;
         uint32_t id = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 | raw[3];
         if (v && id == v->id && nlen == strlen(v->name) && memcmp(name, v->name, nlen) == 0) {
-            if (!verified) {
-                if (rawlen != 4 + crypto_sign_BYTES ||
-                    crypto_sign_verify_detached(raw + 4, (const uint8_t *)msg, tlen, v->public_key)) {
-                    if (why && whycap)
-                        snprintf(why, whycap, "the signature by %s+%08x does not verify", v->name, v->id);
-                    return HIVE_NOTE_BAD_SIGNATURE;
-                }
-                verified = 1;
+            if (verified) continue; /* repeated signatures by one key: the first decides */
+            if (rawlen != 4 + crypto_sign_BYTES ||
+                crypto_sign_verify_detached(raw + 4, (const uint8_t *)msg, tlen, v->public_key)) {
+                if (why && whycap)
+                    snprintf(why, whycap, "the signature by %s+%08x does not verify", v->name, v->id);
+                return HIVE_NOTE_BAD_SIGNATURE;
             }
+            verified = 1;
         } else if (olen + nlen + 16 < sizeof others) {
-            olen += (size_t)snprintf(others + olen, sizeof others - olen, "%s%.*s+%08x",
-                                     olen ? ", " : "", (int)nlen, name, id);
+            olen += (size_t)snprintf(others + olen, sizeof others - olen, "%s%.*s+%08x", olen ? ", " : "",
+                                     (int)nlen, name, id);
         }
-        sigs = nl + 1;
     }
     if (verified) return HIVE_NOTE_VERIFIED;
     if (why && whycap)

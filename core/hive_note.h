@@ -34,6 +34,11 @@ typedef struct {
     uint8_t secret_key[64]; /* libsodium's seed || public key */
 } hive_note_signer;
 
+/* Strict standard base64 (RFC 4648 section 4): padded, only the alphabet,
+ * unused bits zero, so each byte string has exactly one encoding. Decodes
+ * into out (cap bytes); 0, or -1 when s is not such base64 or too long. */
+int hive_b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *out_len);
+
 /* A name is non-empty UTF-8 with no Unicode space and no '+'. */
 bool hive_note_name_valid(const char *name, size_t len);
 uint32_t hive_note_key_id(const char *name, const uint8_t public_key[32]);

@@ -10,7 +10,7 @@
 
 #include "hive_registry.h"
 
-static hive_registry *fuzz_registry(void) {
+static inline hive_registry *fuzz_registry(void) {
     static hive_registry *reg;
     if (reg) return reg;
     const char *dir = getenv("HIVE_SCHEMAS_DIR");
