@@ -282,8 +282,10 @@ static int run(dumper *d) {
     if (tty) fprintf(stderr, "\r%60s\r", "");
     if (cli_stop) return 1;
     if (finish_files(d) || write_manifest(d)) return 1;
+    int log_parts = 0;
+    for (int i = 0; i < d->nparts; i++) log_parts += !d->parts[i].is_cp;
     fprintf(stderr, "dumped %llu records of %d partitions and %llu checkpoints to %s\n", (unsigned long long)total,
-            d->nparts, (unsigned long long)d->checkpoints, d->out);
+            log_parts, (unsigned long long)d->checkpoints, d->out);
     return d->cp_conflicts ? 1 : 0;
 }
 

@@ -211,7 +211,7 @@ static int leaf_at(void *ctx, int64_t index, hive_hash *out) {
     return pread(p->leaves_fd, out->b, HIVE_HASH_LEN, (off_t)index * HIVE_HASH_LEN) == HIVE_HASH_LEN ? 0 : -1;
 }
 
-static int halt(seal_part *p, const char *why) {
+int seal_part_halt(seal_part *p, const char *why) {
     p->halted = 1;
     snprintf(p->halt_reason, sizeof p->halt_reason, "%s", why);
     char esc[1100];
@@ -234,14 +234,14 @@ static int meet_promise(seal_part *p) {
         char why[256];
         audit_fmt(why, sizeof why, "the log's first %llu events no longer have the root of checkpoint "
                  "%llu.checkpoint signed earlier", (unsigned long long)pr->size, (unsigned long long)pr->size);
-        return halt(p, why);
+        return seal_part_halt(p, why);
     }
     p->next_promise++;
     p->cp_size = pr->size;
     p->cp_root = pr->root;
     p->cp_last_offset = p->last_leaf_offset;
     p->met_promise = pr->size;
-    if (snapshot(p)) return halt(p, "out of memory");
+    if (snapshot(p)) return seal_part_halt(p, "out of memory");
     if (p->next_promise == p->npromises) {
         hive_info("caught up with the checkpoints signed before a crash", "\"topic\":\"%s\",\"partition\":%d,"
                   "\"tree_size\":%llu", p->topic, p->partition, (unsigned long long)p->cp_size);
@@ -259,7 +259,7 @@ int seal_part_record(seal_part *p, hive_evmeta_reader *meta, int64_t offset, con
     if (!value || hive_evmeta_read(meta, value, len, &m, NULL, 0)) {
         if (audit_seq_foreign(&p->seq, offset) != AUDIT_LEAF) {
             audit_seq_describe(&p->seq, AUDIT_ERR_OFFSET, offset, -1, why, sizeof why);
-            return halt(p, why);
+            return seal_part_halt(p, why);
         }
         p->foreign++;
         p->next_offset = offset + 1;
@@ -271,14 +271,14 @@ int seal_part_record(seal_part *p, hive_evmeta_reader *meta, int64_t offset, con
     audit_step st = audit_seq_event(&p->seq, offset, m.seq, &leaf, leaf_at, p, &index);
     if (st != AUDIT_LEAF && st != AUDIT_DUPLICATE) {
         audit_seq_describe(&p->seq, st, offset, m.seq, why, sizeof why);
-        return halt(p, why);
+        return seal_part_halt(p, why);
     }
     p->next_offset = offset + 1;
     if (st == AUDIT_DUPLICATE) {
         p->duplicates++;
         return 0;
     }
-    if (p->wlen == WBUF_LEAVES && flush_leaves(p)) return halt(p, "cannot write the leaves file");
+    if (p->wlen == WBUF_LEAVES && flush_leaves(p)) return seal_part_halt(p, "cannot write the leaves file");
     p->wbuf[p->wlen++] = leaf;
     hive_merkle_frontier_append(&p->frontier, &leaf);
     p->last_leaf_offset = offset;

@@ -72,6 +72,9 @@ void seal_part_close(seal_part *p);
 int seal_part_record(seal_part *p, hive_evmeta_reader *meta, int64_t offset, const void *value,
                      size_t len, int64_t now_ms);
 
+/* Stops sealing the partition (logged as an error with why); returns HIVE_ERR_CONFLICT. */
+int seal_part_halt(seal_part *p, const char *why);
+
 /* Whether a checkpoint is due: `every` new leaves, or interval_ms since the
  * first unsealed one; never while promises are pending or when halted. */
 int seal_part_due(const seal_part *p, long every, int64_t interval_ms, int64_t now_ms);

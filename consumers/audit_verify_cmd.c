@@ -385,8 +385,18 @@ int audit_cmd_verify(int argc, char **argv) {
         cross_partition(r);
         uint64_t nfail;
         json_t *rep = report_json(r, elapsed, &nfail);
-        /* Every service's events topic should be in the copy; say which are not. */
+        /* Every service's events topic should be in the copy; say which are not.
+         * The copy's manifest knows the topic prefix it was taken with. */
         json_t *w = json_array();
+        if (r->log_dir) {
+            char mpath[PATH_MAX];
+            snprintf(mpath, sizeof mpath, "%s/manifest.json", r->log_dir);
+            json_t *man = json_load_file(mpath, 0, NULL);
+            const char *pfx = json_string_value(json_object_get(man, "topic_prefix"));
+            if (pfx && strlen(pfx) < sizeof r->cfg.topic_prefix)
+                snprintf(r->cfg.topic_prefix, sizeof r->cfg.topic_prefix, "%s", pfx);
+            json_decref(man);
+        }
         for (int s = 0; s < hive_catalog_service_count(); s++) {
             char suffix[96], topic[256];
             snprintf(suffix, sizeof suffix, "%s.events", hive_catalog_service_at(s));

@@ -217,16 +217,15 @@ static seal_part *on_message(sealer *s, rd_kafka_message_t *m, int64_t now) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return NULL;
         if (p && (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
                   m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)) {
-            char why[300];
-            snprintf(why, sizeof why, "the log no longer has offset %lld where sealing resumes (%s): "
-                     "it was truncated, expired or reset", (long long)p->next_offset, rd_kafka_message_errstr(m));
-            p->halted = 1;
-            snprintf(p->halt_reason, sizeof p->halt_reason, "%s", why);
-            hive_error("partition halted", "\"topic\":\"%s\",\"partition\":%d,\"reason\":\"%s\"",
-                       p->topic, p->partition, why);
+            char why[400];
+            audit_fmt(why, sizeof why, "the log no longer has offset %lld where sealing resumes (%s): "
+                      "it was truncated, expired or reset", (long long)p->next_offset, rd_kafka_message_errstr(m));
+            seal_part_halt(p, why);
             return NULL;
         }
-        hive_warn("consumer error", "\"error\":\"%s\"", rd_kafka_message_errstr(m));
+        char esc[600];
+        hive_log_escape(esc, sizeof esc, rd_kafka_message_errstr(m));
+        hive_warn("consumer error", "\"error\":\"%s\"", esc);
         return NULL;
     }
     if (p) seal_part_record(p, s->meta, m->offset, m->payload, m->len, now);

@@ -281,6 +281,10 @@ class Stack:
         returns subprocess.CompletedProcess (text). check: fail unless rc == 0."""
         proc = subprocess.run([self.bin] + [str(a) for a in args], env=self.env(), capture_output=True,
                               text=True, timeout=timeout)
+        found = [m for m in SANITIZER_MARKERS if m in proc.stderr]
+        if found:
+            raise StackError("hivelog %s: sanitizer report:\n%s" % (" ".join(str(a) for a in args),
+                                                                    proc.stderr[-4000:]))
         if check and proc.returncode != 0:
             raise StackError("hivelog %s failed (rc=%d):\n%s%s" % (
                 " ".join(str(a) for a in args), proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))

@@ -7,7 +7,9 @@ While a seeded workload is posted, the sealer (a checkpoint every 25 events
 or 0.2 s) is SIGKILLed and restarted several times (AUDIT_SEALER_SEED picks
 the moments); once it also restarts with one partition's state file deleted,
 so it must rebuild that partition from the log and meet the checkpoints it
-signed before. Then:
+signed before. Two records that are not events (raw bytes produced with
+kcat) sit in the events partitions. Then:
+  - the foreign records are reported, not sealed, and do not stop the sealer;
   - every checkpoint file verifies against a dump of the log, each is proven
     consistent with the previous one, and the checkpoints topic holds exactly
     the same notes, byte for byte;
@@ -18,7 +20,9 @@ signed before. Then:
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -56,6 +60,14 @@ def main():
         sealed = os.path.join(s.dir, "sealed")
         s.start_sealer(sealed, key, every=25, interval=0.2)
 
+        kcat = shutil.which("kcat") or shutil.which("kafkacat")
+        expect(kcat is not None, "kcat is installed (scripts/bootstrap.sh)")
+        for part, payload in ((0, b"not an event at all"), (1, b"\x00\x00\x00\x7f\xff\x02ab")):
+            raw = os.path.join(s.dir, "foreign-%d.bin" % part)
+            with open(raw, "wb") as f:
+                f.write(payload)
+            subprocess.run([kcat, "-P", "-b", s.brokers, "-t", TOPIC, "-p", str(part), raw], check=True,
+                           capture_output=True, timeout=30)
         path = os.path.join(s.dir, "workload.jsonl")
         cmds = pipeline.write_workload(path, tenants=3, workers=40, commands=2500, seed=seed, reject_ratio=0.05)
         applied = sum(1 for o in model.run_model(cmds).outcomes if o.status == "applied")
@@ -98,6 +110,9 @@ def main():
                "all %d checkpoint files verify against the log" % len(before), t)
         expect(t["consistency_proofs"] == t["checkpoints_valid"] - len(rep["partitions"]),
                "each checkpoint is proven consistent with the previous one", t)
+        expect(t["foreign_records"] == 2 and t["records"] == applied + 2 and
+               all(any("not an event" in w for w in p["warnings"]) for p in rep["partitions"]),
+               "the 2 records that are not events are reported, not sealed", t)
         published = files(os.path.join(dump, "checkpoints"))
         expect(published == before, "the checkpoints topic holds the same %d notes as the files, byte for byte"
                % len(published), sorted(set(before) ^ set(published))[:10])
