@@ -9,6 +9,7 @@ int cmd_decide(int argc, char **argv);
 int cmd_project(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_post(int argc, char **argv);
+int cmd_bootstrap(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 

@@ -17,6 +17,7 @@ static const subcommand subcommands[] = {
     {"decide", cmd_decide, "decider: commands -> events + outcomes, one Kafka transaction per batch"},
     {"project", cmd_project, "projector: a service's events -> its PostgreSQL read model, exactly once"},
     {"migrate", cmd_migrate, "create a service's database and apply its migrations"},
+    {"bootstrap", cmd_bootstrap, "create the first tenant and its admin API key (printed once)"},
     {"post", cmd_post, "post one command or a JSONL file of commands to the api"},
     {"dlq", cmd_dlq, "list records consumers could not process, with the reason"},
     {"config", cmd_config, "print the effective configuration (secrets masked)"},

@@ -14,7 +14,12 @@ typedef struct {
     int partitions;           /* HIVE_PARTITIONS, default 4 */
     char schemas_dir[1024];   /* HIVE_SCHEMAS_DIR */
     char sql_dir[1024];       /* HIVE_SQL_DIR */
+    char identity_dsn[1024];  /* HIVE_IDENTITY_DSN */
     char presence_dsn[1024];  /* HIVE_PRESENCE_DSN */
+    char tasks_dsn[1024];     /* HIVE_TASKS_DSN */
+    char billing_dsn[1024];   /* HIVE_BILLING_DSN */
+    char audit_dsn[1024];     /* HIVE_AUDIT_DSN */
+    char pepper_file[1024];   /* HIVE_API_KEY_PEPPER_FILE: 32-byte key of API key hashes */
     char api_listen[128];     /* HIVE_API_LISTEN, default 127.0.0.1:8080 */
     char api_url[256];        /* HIVE_API_URL, default http://127.0.0.1:8080 */
     char decider_id[64];      /* HIVE_DECIDER_ID: transactional.id suffix, default "0" */
@@ -29,7 +34,7 @@ typedef struct {
  * (message printed to stderr) when a variable has an unusable value. */
 int hive_config_load(hive_config *cfg);
 
-/* DSN for a service ("presence"); NULL if the service is unknown. Borrowed. */
+/* DSN for a service ("presence", "audit", ...); NULL if unknown. Borrowed. */
 const char *hive_config_dsn(const hive_config *cfg, const char *service);
 
 /* Full topic name "<prefix>.<suffix>" into out. */

@@ -133,7 +133,8 @@ static void on_event(rebuild_ctx *ctx, rd_kafka_message_t *m) {
         hive_warn("gap in event seq", "\"topic\":\"%s\",\"partition\":%d,\"expected\":%lld,\"got\":%lld",
                   d->events_topics[ctx->service_index], p, (long long)*next, (long long)seq);
     const decider_service *svc = d->services[ctx->service_index];
-    aggregate_state *agg = decider_state_get(d->state, tenant, aggregate, p, svc->state_size);
+    aggregate_state *agg = decider_state_get(d->state, tenant, aggregate, p, svc->state_size,
+                                             svc->free_state);
     if (!agg) return;
     svc->evolve(agg->blob, s, v);
     agg->version = version;

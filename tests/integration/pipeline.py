@@ -33,6 +33,20 @@ def write_workload(path, tenants, workers, commands, seed, reject_ratio):
     return cmds
 
 
+def setup_identity(s, cmds, concurrency=4):
+    """Presence commands need their tenant and workers to exist: create every tenant
+    the workload names (with its id) and register every worker it names."""
+    t0 = time.time()
+    users = {}
+    for c in cmds:
+        users.setdefault(c["tenant_id"], set()).add(c["payload"]["user_id"])
+    for tenant in sorted(users):
+        s.create_tenant(tenant)
+        s.register_users(tenant, sorted(users[tenant]), concurrency=concurrency)
+    print("identity: %d tenants, %d users registered (%.1fs)" % (
+        len(users), sum(len(u) for u in users.values()), time.time() - t0), flush=True)
+
+
 def command_ids(run, cmds):
     """command_id per input line from `hivelog post` output; every line must be 2xx."""
     res = run.results(len(cmds))
@@ -72,8 +86,9 @@ def wait_caught_up(s, m, timeout):
            diff.getvalue())
 
 
-def fetch_outcomes(port, ids, timeout=120, threads=4):
-    """{command_id: body} from GET /v1/commands/{id}, retrying while still 'accepted'."""
+def fetch_outcomes(port, ids, timeout=120, threads=4, key_of=None):
+    """{command_id: body} from GET /v1/commands/{id}, retrying while still 'accepted'.
+    key_of: {command_id: API key of the command's tenant}."""
     out = {}
     lock = threading.Lock()
     errors = []
@@ -88,7 +103,8 @@ def fetch_outcomes(port, ids, timeout=120, threads=4):
                 for cid in pending:
                     for attempt in (1, 2):
                         try:
-                            conn.request("GET", "/v1/commands/" + cid)
+                            hdrs = {"Authorization": "Bearer " + key_of[cid]} if key_of else {}
+                            conn.request("GET", "/v1/commands/" + cid, headers=hdrs)
                             r = conn.getresponse()
                             body = json.loads(r.read().decode("utf-8") or "null")
                             break
@@ -125,10 +141,12 @@ def fetch_outcomes(port, ids, timeout=120, threads=4):
     return out
 
 
-def check_outcomes(port, ids, m, cmds, timeout=120):
-    """Every command's outcome equals the model's; returns the number applied."""
+def check_outcomes(port, ids, m, cmds, timeout=120, keys=None):
+    """Every command's outcome equals the model's; returns the number applied.
+    keys: {tenant_id: API key}."""
     t0 = time.time()
-    got = fetch_outcomes(port, ids, timeout)
+    key_of = {cid: keys[c["tenant_id"]] for cid, c in zip(ids, cmds)} if keys else None
+    got = fetch_outcomes(port, ids, timeout, key_of=key_of)
     mismatches = []
     applied = 0
     for i, (cid, exp) in enumerate(zip(ids, m.outcomes)):
