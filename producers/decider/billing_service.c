@@ -148,7 +148,7 @@ static void decide(void *state, const hive_command_type *type, avro_value_t *p, 
     } else if (strcmp(t, "subscription.change") == 0 || strcmp(t, "subscription.cancel") == 0) {
         const char *id = str(p, "subscription_id");
         svc_str *s = svc_set_find(st->subscriptions, id);
-        int change = t[13] == 'h';
+        int change = strcmp(t, "subscription.change") == 0;
         if (!s)
             decider_emit_rejectf(em, 422, "unknown_subscription", "subscription %s does not exist", id);
         else if (s->value != SUB_ACTIVE)

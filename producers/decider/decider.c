@@ -233,7 +233,7 @@ static int decide_one(decider *d, rd_kafka_message_t *m, pending_outcome *po, in
     int si = decider_service_index(d, ct->service);
     const decider_service *svc = si >= 0 ? d->services[si] : NULL;
     aggregate_state *agg =
-        svc && aggregate ? decider_state_get(d->state, tenant, aggregate, m->partition,
+        svc && aggregate ? decider_state_get(d->state, tenant, ct->aggregate_type, aggregate, m->partition,
                                              svc->state_size, svc->free_state)
                          : NULL;
     if (!agg) {

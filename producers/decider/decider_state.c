@@ -9,7 +9,7 @@
 #define MAX_SERVICES 16
 
 typedef struct {
-    char key[76]; /* tenant '/' aggregate */
+    char key[140]; /* tenant '/' aggregate type '/' aggregate id */
     aggregate_state st;
     UT_hash_handle hh;
 } entry;
@@ -37,11 +37,12 @@ void decider_state_destroy(decider_state *ds) {
     free(ds);
 }
 
-aggregate_state *decider_state_get(decider_state *ds, const char *tenant, const char *aggregate,
+aggregate_state *decider_state_get(decider_state *ds, const char *tenant, const char *aggregate_type,
+                                   const char *aggregate,
                                    int32_t partition, size_t blob_size,
                                    void (*free_blob)(void *blob)) {
-    char key[76];
-    snprintf(key, sizeof key, "%s/%s", tenant, aggregate);
+    char key[140];
+    snprintf(key, sizeof key, "%s/%s/%s", tenant, aggregate_type, aggregate);
     entry *e = NULL;
     HASH_FIND_STR(ds->table, key, e);
     if (e) return &e->st;
