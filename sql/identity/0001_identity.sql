@@ -312,8 +312,13 @@ BEGIN
         END CASE;
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
-    -- Name the event in the error the C side puts in the dead-letter record.
+    -- Name the event in the error the C side puts in the dead-letter record,
+    -- keeping the SQLSTATE. PostgreSQL's "Failing row contains (...)" detail
+    -- is dropped: it would copy a whole row (hashes included) into it.
     GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+    IF coalesce(det, '') = '' OR det LIKE 'Failing row contains%' THEN
+        RAISE EXCEPTION 'identity: % (event %)', msg, here USING ERRCODE = SQLSTATE;
+    END IF;
     RAISE EXCEPTION 'identity: % (event %)', msg, here USING ERRCODE = SQLSTATE, DETAIL = det;
 END
 $fn$;
