@@ -1,6 +1,7 @@
 /* Topic follower (see hive_follower.h). */
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "hive_log.h"
 
 #define MAX_TOPICS 8
+#define MAX_PARTITIONS 1024
 
 struct hive_follower {
     const hive_registry *reg;
@@ -25,12 +27,14 @@ struct hive_follower {
     hive_follow_fn fn;
     void *arg;
     volatile uint64_t records, undecodable;
+    int partitions[MAX_TOPICS];            /* partition count per topic, from metadata */
+    _Atomic int64_t next[MAX_TOPICS][MAX_PARTITIONS]; /* next offset to read */
 };
 
-static int wanted(const hive_follower *f, const char *topic) {
+static int topic_index(const hive_follower *f, const char *topic) {
     for (int i = 0; i < f->topic_count; i++)
-        if (strcmp(f->topics[i], topic) == 0) return 1;
-    return 0;
+        if (strcmp(f->topics[i], topic) == 0) return i;
+    return -1;
 }
 
 static void *follow(void *arg) {
@@ -40,8 +44,11 @@ static void *follow(void *arg) {
     while (!f->stop && rd_kafka_metadata(f->consumer, 1, NULL, &md, 5000)) usleep(200000);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
     for (int i = 0; md && i < md->topic_cnt; i++) {
-        if (!wanted(f, md->topics[i].topic)) continue;
-        for (int p = 0; p < md->topics[i].partition_cnt; p++)
+        int ti = topic_index(f, md->topics[i].topic);
+        if (ti < 0) continue;
+        f->partitions[ti] = md->topics[i].partition_cnt < MAX_PARTITIONS ? md->topics[i].partition_cnt
+                                                                         : MAX_PARTITIONS;
+        for (int p = 0; p < f->partitions[ti]; p++)
             rd_kafka_topic_partition_list_add(parts, md->topics[i].topic, p)->offset =
                 RD_KAFKA_OFFSET_BEGINNING;
     }
@@ -56,6 +63,7 @@ static void *follow(void *arg) {
     while (!f->stop) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(f->consumer, 100);
         if (!m) continue;
+        int ti = m->rkt ? topic_index(f, rd_kafka_topic_name(m->rkt)) : -1;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (!f->ready && ++eofs >= expected) {
                 f->ready = 1;
@@ -72,6 +80,10 @@ static void *follow(void *arg) {
                 f->fn(f->arg, rd_kafka_topic_name(m->rkt), m->partition, m->offset, s, v);
             }
         }
+        /* Published after the callback applied the record: sync() may return. */
+        if (ti >= 0 && m->partition >= 0 && m->partition < MAX_PARTITIONS &&
+            (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF))
+            atomic_store(&f->next[ti][m->partition], m->err ? m->offset : m->offset + 1);
         rd_kafka_message_destroy(m);
     }
     hive_decoder_destroy(dec);
@@ -124,6 +136,24 @@ bool hive_follower_wait_ready(hive_follower *f, int timeout_ms) {
     int64_t until = hive_time_mono_ms() + timeout_ms;
     while (!f->ready && hive_time_mono_ms() < until) usleep(20000);
     return f->ready;
+}
+
+bool hive_follower_sync(hive_follower *f, int timeout_ms) {
+    if (!f->ready) return hive_follower_wait_ready(f, timeout_ms);
+    int64_t until = hive_time_mono_ms() + timeout_ms;
+    for (int ti = 0; ti < f->topic_count; ti++)
+        for (int p = 0; p < f->partitions[ti]; p++) {
+            int64_t lo = 0, hi = 0;
+            int64_t left = until - hive_time_mono_ms();
+            if (left <= 0 ||
+                rd_kafka_query_watermark_offsets(f->consumer, f->topics[ti], p, &lo, &hi, (int)left))
+                return false;
+            while (atomic_load(&f->next[ti][p]) < hi) {
+                if (hive_time_mono_ms() >= until) return false;
+                usleep(2000);
+            }
+        }
+    return true;
 }
 
 uint64_t hive_follower_records(const hive_follower *f) { return f->records; }

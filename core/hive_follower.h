@@ -31,6 +31,10 @@ void hive_follower_stop(hive_follower *f);
 bool hive_follower_ready(const hive_follower *f);
 /* Blocks until ready or timeout_ms passes; returns ready. */
 bool hive_follower_wait_ready(hive_follower *f, int timeout_ms);
+/* Read-your-writes: blocks until the follower has read every record that
+ * was in its topics when called (high watermarks asked of the broker), or
+ * timeout_ms passes. Returns true when caught up. Thread-safe. */
+bool hive_follower_sync(hive_follower *f, int timeout_ms);
 uint64_t hive_follower_records(const hive_follower *f);
 uint64_t hive_follower_undecodable(const hive_follower *f);
 

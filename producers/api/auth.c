@@ -24,6 +24,8 @@ struct api_auth {
     unsigned char pepper[HIVE_PEPPER_BYTES];
     pthread_mutex_t mu;
     bucket *buckets;
+    pthread_mutex_t sync_mu;
+    int64_t synced_at_ms; /* last read-your-writes sync */
 };
 
 static void on_identity(void *arg, const char *topic, int32_t partition, int64_t offset,
@@ -43,6 +45,7 @@ api_auth *api_auth_start(const hive_config *cfg, const hive_registry *reg,
     }
     memcpy(a->pepper, pepper, HIVE_PEPPER_BYTES);
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->sync_mu, NULL);
     static const char *const topics[] = {"identity.events", NULL};
     a->follower = hive_follower_start(cfg, reg, "api-identity", topics, on_identity, a);
     if (!a->follower) {
@@ -62,6 +65,7 @@ void api_auth_stop(api_auth *a) {
         free(b);
     }
     pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->sync_mu);
     sodium_memzero(a->pepper, sizeof a->pepper);
     free(a);
 }
@@ -100,6 +104,21 @@ static int take_token(api_auth *a, const hive_idview_key *k, const char *prefix)
     return ok;
 }
 
+/* A key issued a moment ago may not have reached this process's view yet:
+ * catch up with the identity events before calling a key unknown. One sync
+ * at a time, and none within 100 ms of the last, so a stream of bogus keys
+ * costs the broker at most a few queries a second. */
+static bool catch_up(api_auth *a) {
+    pthread_mutex_lock(&a->sync_mu);
+    bool synced = false;
+    if (hive_time_mono_ms() - a->synced_at_ms >= 100) {
+        synced = hive_follower_sync(a->follower, 500);
+        a->synced_at_ms = hive_time_mono_ms();
+    }
+    pthread_mutex_unlock(&a->sync_mu);
+    return synced;
+}
+
 int api_auth_authenticate(api_auth *a, const char *bearer, const char *x_api_key,
                           auth_result *out) {
     memset(out, 0, sizeof *out);
@@ -115,7 +134,8 @@ int api_auth_authenticate(api_auth *a, const char *bearer, const char *x_api_key
                     "an API key is required: Authorization: Bearer hk_<prefix>_<secret>");
     char prefix[HIVE_APIKEY_PREFIX_LEN + 1], hash[HIVE_APIKEY_HASH_HEX + 1];
     if (hive_apikey_parse(key, prefix)) return deny(out, 401, "unauthorized", "malformed API key");
-    if (hive_idview_key_lookup(a->view, prefix, &out->key))
+    if (hive_idview_key_lookup(a->view, prefix, &out->key) && (!catch_up(a) ||
+        hive_idview_key_lookup(a->view, prefix, &out->key)))
         return deny(out, 401, "unauthorized", "unknown API key");
     hive_apikey_hash(a->pepper, key, hash);
     if (sodium_memcmp(hash, out->key.hash, HIVE_APIKEY_HASH_HEX) != 0)
