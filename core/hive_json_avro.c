@@ -356,7 +356,12 @@ static json_t *to_json(const json_t *type, avro_value_t *v) {
     case AVRO_ENUM: {
         int e = 0;
         avro_value_get_enum(v, &e);
-        return json_incref(json_array_get(json_object_get(type, "symbols"), (size_t)e));
+        /* A field may name an enum defined earlier in the schema: the
+         * symbols then live only in the Avro schema, not in this JSON. */
+        json_t *sym = json_array_get(json_object_get(type, "symbols"), (size_t)e);
+        if (sym) return json_incref(sym);
+        const char *name = avro_schema_enum_get(avro_value_get_schema(v), e);
+        return name ? json_string(name) : NULL;
     }
     case AVRO_RECORD: return record_to_json(type, v);
     case AVRO_ARRAY: {
