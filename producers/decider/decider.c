@@ -64,24 +64,24 @@ typedef struct {
     hive_buf buf;
     avro_value_t outcome_value, dlq_value;
     const hive_schema *outcome_schema, *dlq_schema;
-    avro_value_t event_values[512][DECIDER_MAX_EVENTS_PER_COMMAND];
-    unsigned char have_event_value[512][DECIDER_MAX_EVENTS_PER_COMMAND];
+    avro_value_t event_values[HIVE_REGISTRY_MAX_LOCAL][DECIDER_MAX_EVENTS_PER_COMMAND];
+    unsigned char have_event_value[HIVE_REGISTRY_MAX_LOCAL][DECIDER_MAX_EVENTS_PER_COMMAND];
 } scratch;
 
 static scratch sc;
 
 avro_value_t *decider_emit_event(decider_emit *em, const char *schema_name) {
     const hive_schema *s = hive_registry_by_name(em->d->reg, schema_name);
-    if (!s || em->n == DECIDER_MAX_EVENTS_PER_COMMAND || s->id >= 512) {
+    if (!s || em->n == DECIDER_MAX_EVENTS_PER_COMMAND || s->slot >= HIVE_REGISTRY_MAX_LOCAL) {
         decider_emit_reject(em, 500, "internal", "event schema missing");
         return NULL;
     }
     int i = em->n++;
-    if (!sc.have_event_value[s->id][i]) {
-        if (avro_generic_value_new(s->iface, &sc.event_values[s->id][i])) return NULL;
-        sc.have_event_value[s->id][i] = 1;
+    if (!sc.have_event_value[s->slot][i]) {
+        if (avro_generic_value_new(s->iface, &sc.event_values[s->slot][i])) return NULL;
+        sc.have_event_value[s->slot][i] = 1;
     }
-    avro_value_t *v = &sc.event_values[s->id][i];
+    avro_value_t *v = &sc.event_values[s->slot][i];
     avro_value_reset(v);
     em->schemas[i] = s;
     em->values[i] = *v;
