@@ -134,7 +134,7 @@ static int parse_candidate(struct MHD_Connection *c, const request *rq, candidat
         *sent = send_error(c, 422, 42201, "Invalid schema: schemaType %s is not supported (AVRO only)", type);
     } else if (json_array_size(refs) > 0) {
         *sent = send_error(c, 422, 42201, "Invalid schema: schema references are not supported");
-    } else if (!(out->json = json_loads(text, JSON_DECODE_ANY, &je))) {
+    } else if (!(out->json = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je))) {
         *sent = send_error(c, 422, 42201, "Invalid schema: not JSON: %s", je.text);
     } else if (hive_avsc_parse(&out->model, out->json, why, sizeof why) ||
                hive_avsc_check_defaults(out->model, why, sizeof why)) {

@@ -287,7 +287,7 @@ int hive_avsc_parse(hive_avsc **out, json_t *schema, char *err, size_t errcap) {
 
 int hive_avsc_parse_text(hive_avsc **out, const char *text, char *err, size_t errcap) {
     json_error_t je;
-    json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
+    json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!j) {
         *out = NULL;
         if (err) snprintf(err, errcap, "not JSON: %s (line %d)", je.text, je.line);
