@@ -119,6 +119,7 @@ class Stack:
         self.partitions = partitions
         self.registry = registry   # serve a schema registry from the broker and use it
         self.registry_url = None
+        self.extra_env = {}        # added to every process started (or restarted) from now on
         self.keep = keep if keep is not None else os.environ.get("HIVE_KEEP_RUN_DIR") == "1"
         self.procs = {}            # name -> Proc, in start order
         self.bin = None
@@ -229,6 +230,7 @@ class Stack:
         e.pop("HIVE_SCHEMA_REGISTRY_URL", None)
         if self.registry_url:
             e["HIVE_SCHEMA_REGISTRY_URL"] = self.registry_url
+        e.update(self.extra_env)
         if self.api_port:
             e["HIVE_API_LISTEN"] = "127.0.0.1:%d" % self.api_port
             e["HIVE_API_URL"] = self.api_url
