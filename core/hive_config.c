@@ -58,6 +58,8 @@ int hive_config_load(hive_config *cfg) {
     cfg->batch_wait_ms = (int)n;
     rc |= set_long(&n, "HIVE_EXIT_WITH_PARENT", 0, 0, 1);
     cfg->exit_with_parent = (int)n;
+    rc |= set_long(&n, "HIVE_SCHEMA_REGISTRY_WAIT_MS", 30000, 0, 600000);
+    cfg->schema_registry_wait_ms = (int)n;
     return rc ? HIVE_ERR_INVALID : 0;
 }
 
@@ -112,6 +114,7 @@ void hive_config_print(const hive_config *cfg, FILE *out) {
     fprintf(out, "HIVE_KAFKA_CONFIG=%s\n", cfg->kafka_extra[0] ? "(set, values masked)" : "");
     hive_config_mask_url(cfg->schema_registry_url, masked, sizeof masked);
     fprintf(out, "HIVE_SCHEMA_REGISTRY_URL=%s\n", masked);
+    fprintf(out, "HIVE_SCHEMA_REGISTRY_WAIT_MS=%d\n", cfg->schema_registry_wait_ms);
 }
 
 void hive_config_apply_parent_death(const hive_config *cfg) {

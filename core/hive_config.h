@@ -24,6 +24,7 @@ typedef struct {
     int exit_with_parent;     /* HIVE_EXIT_WITH_PARENT */
     char kafka_extra[1024];   /* HIVE_KAFKA_CONFIG: "k=v,k=v" passed to librdkafka (TLS/SASL) */
     char schema_registry_url[1024]; /* HIVE_SCHEMA_REGISTRY_URL: Confluent-compatible registry, or "" */
+    int schema_registry_wait_ms;    /* HIVE_SCHEMA_REGISTRY_WAIT_MS: retry an unreachable registry at start-up */
 } hive_config;
 
 /* Fills cfg from defaults and the environment. Returns 0 or HIVE_ERR_INVALID

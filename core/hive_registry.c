@@ -283,7 +283,8 @@ int hive_registry_load(hive_registry **out, const char *dir, char *err, size_t e
     int rc = hive_registry_load_local(out, dir, err, errcap);
     hive_config cfg;
     if (rc || hive_config_load(&cfg) || !cfg.schema_registry_url[0]) return rc;
-    rc = hive_registry_connect(*out, cfg.schema_registry_url, cfg.topic_prefix, err, errcap);
+    rc = hive_registry_connect(*out, cfg.schema_registry_url, cfg.topic_prefix,
+                               cfg.schema_registry_wait_ms, err, errcap);
     if (rc) {
         hive_registry_destroy(*out);
         *out = NULL;
@@ -292,7 +293,7 @@ int hive_registry_load(hive_registry **out, const char *dir, char *err, size_t e
 }
 
 int hive_registry_connect(hive_registry *reg, const char *url, const char *topic_prefix,
-                          char *err, size_t errcap) {
+                          int wait_ms, char *err, size_t errcap) {
     char dummy[8];
     if (!err) {
         err = dummy;
@@ -305,7 +306,7 @@ int hive_registry_connect(hive_registry *reg, const char *url, const char *topic
     remote_cache *rc_ = calloc(1, sizeof *rc_);
     if (!rc_) return HIVE_ERR_NOMEM;
     pthread_mutex_init(&rc_->lock, NULL);
-    rc_->client = hive_srclient_new(url, 30000);
+    rc_->client = hive_srclient_new(url, wait_ms);
     reg->remote = rc_;
     if (!rc_->client) {
         snprintf(err, errcap, "HIVE_SCHEMA_REGISTRY_URL '%s' is not a usable URL", url);
@@ -318,10 +319,10 @@ int hive_registry_connect(hive_registry *reg, const char *url, const char *topic
         char subject[512];
         snprintf(subject, sizeof subject, "%s.%s-%s", topic_prefix, s->topic_suffix, s->full_name);
         int id = 0;
-        int rc = hive_srclient_register(rc_->client, subject, s->text, &id, err, errcap);
+        char why[900];
+        int rc = hive_srclient_register(rc_->client, subject, s->text, &id, why, sizeof why);
         if (rc) {
-            size_t n = strlen(err);
-            snprintf(err + n, errcap - n, " [schema %s]", s->path);
+            snprintf(err, errcap, "%s: %s", s->path, why);
             return rc;
         }
         s->id = id;

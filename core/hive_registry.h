@@ -54,9 +54,10 @@ int hive_registry_load(hive_registry **out, const char *dir, char *err, size_t e
 /* The same without any registry: wire ids are registry.tsv's. */
 int hive_registry_load_local(hive_registry **out, const char *dir, char *err, size_t errcap);
 /* Registers every local schema with the registry at url (prefix: the
- * topic prefix) and switches the wire ids to the ones it returns. */
+ * topic prefix) and switches the wire ids to the ones it returns; retries
+ * for wait_ms while the registry is unreachable. */
 int hive_registry_connect(hive_registry *reg, const char *url, const char *topic_prefix,
-                          char *err, size_t errcap);
+                          int wait_ms, char *err, size_t errcap);
 void hive_registry_destroy(hive_registry *reg);
 
 /* Borrowed pointers, valid until hive_registry_destroy; NULL when absent. */

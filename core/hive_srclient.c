@@ -111,6 +111,11 @@ static void describe(const json_t *resp, long status, char *out, size_t cap) {
     json_int_t code = json_integer_value(json_object_get(resp, "error_code"));
     if (msg) snprintf(out, cap, "HTTP %ld, error_code %lld: %s", status, (long long)code, msg);
     else snprintf(out, cap, "HTTP %ld", status);
+    /* The message ends up inside JSON log lines: no quotes or control characters. */
+    for (char *p = out; *p; p++) {
+        if (*p == '"') *p = '\'';
+        else if ((unsigned char)*p < 0x20 || *p == '\\') *p = ' ';
+    }
 }
 
 static void sleep_ms(int ms) {
