@@ -162,9 +162,12 @@ int hive_srclient_register(hive_srclient *c, const char *subject, const char *sc
         else if (status == 422) rc = HIVE_ERR_SCHEMA;
         int transient = status < 0 || status >= 500;
         if (!transient || now_ms() >= deadline) {
-            snprintf(err, errcap, "schema registry %s refused subject '%s' (%s)%s", c->shown,
-                     subject, why,
-                     transient ? "; it was unreachable or failing for the whole wait" : "");
+            if (transient)
+                snprintf(err, errcap, "schema registry %s unreachable or failing while registering "
+                         "subject '%s' (%s), retried for %d ms", c->shown, subject, why, c->wait_ms);
+            else
+                snprintf(err, errcap, "schema registry %s refused subject '%s' (%s)", c->shown,
+                         subject, why);
             goto done;
         }
         sleep_ms(attempt < 5 ? 100 << attempt : 2000);
