@@ -472,6 +472,7 @@ int cmd_api(int argc, char **argv) {
     char err[512];
     if (hive_registry_load(&srv->reg, srv->cfg.schemas_dir, err, sizeof err)) {
         hive_error("cannot load schemas", "\"error\":\"%s\"", err);
+        free(srv);
         return 1;
     }
     hive_config_topic(&srv->cfg, "commands", srv->commands_topic, sizeof srv->commands_topic);

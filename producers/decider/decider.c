@@ -486,6 +486,10 @@ int cmd_decide(int argc, char **argv) {
     hive_config_apply_parent_death(&d->cfg);
     cli_install_signals();
     int rc = setup(d);
+    if (rc && !d->reg) { /* the schemas (or the registry) failed first: nothing else to undo */
+        free(d);
+        return rc;
+    }
     if (rc) return rc;
     hive_info("decider running", "\"topic\":\"%s\",\"services\":%d", d->commands_topic,
               d->service_count);
@@ -532,7 +536,7 @@ int cmd_decide(int argc, char **argv) {
     rd_kafka_destroy(d->reader);
     rd_kafka_flush(d->producer, 10000);
     rd_kafka_destroy(d->producer);
-    for (int i = 0; i < 512; i++)
+    for (int i = 0; i < HIVE_REGISTRY_MAX_LOCAL; i++)
         for (int j = 0; j < DECIDER_MAX_EVENTS_PER_COMMAND; j++)
             if (sc.have_event_value[i][j]) avro_value_decref(&sc.event_values[i][j]);
     avro_value_decref(&sc.outcome_value);
