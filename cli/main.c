@@ -21,6 +21,7 @@ static const subcommand subcommands[] = {
     {"post", cmd_post, "post one command or a JSONL file of commands to the api"},
     {"dlq", cmd_dlq, "list records consumers could not process, with the reason"},
     {"config", cmd_config, "print the effective configuration (secrets masked)"},
+    {"schemas", cmd_schemas, "check that every schema version reads all earlier ones (BACKWARD_TRANSITIVE)"},
 };
 
 static void usage(FILE *out) {

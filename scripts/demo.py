@@ -531,6 +531,9 @@ def run_demo(st):
     with contextlib.redirect_stdout(quiet):
         st.start_broker()
     say("broker listening on %s" % st.brokers)
+    if st.registry_url:
+        say("schema registry on %s (every process registers its schemas there and writes their ids)"
+            % st.registry_url)
     with contextlib.redirect_stdout(quiet):
         st.start_api()
     say("api ready on %s" % st.api_url)

@@ -66,24 +66,24 @@ typedef struct {
     hive_buf buf;
     avro_value_t outcome_value, dlq_value;
     const hive_schema *outcome_schema, *dlq_schema;
-    avro_value_t event_values[512][DECIDER_MAX_EVENTS_PER_COMMAND];
-    unsigned char have_event_value[512][DECIDER_MAX_EVENTS_PER_COMMAND];
+    avro_value_t event_values[HIVE_REGISTRY_MAX_LOCAL][DECIDER_MAX_EVENTS_PER_COMMAND];
+    unsigned char have_event_value[HIVE_REGISTRY_MAX_LOCAL][DECIDER_MAX_EVENTS_PER_COMMAND];
 } scratch;
 
 static scratch sc;
 
 avro_value_t *decider_emit_event(decider_emit *em, const char *schema_name) {
     const hive_schema *s = hive_registry_by_name(em->d->reg, schema_name);
-    if (!s || em->n == DECIDER_MAX_EVENTS_PER_COMMAND || s->id >= 512) {
+    if (!s || em->n == DECIDER_MAX_EVENTS_PER_COMMAND || s->slot >= HIVE_REGISTRY_MAX_LOCAL) {
         decider_emit_reject(em, 500, "internal", "event schema missing");
         return NULL;
     }
     int i = em->n++;
-    if (!sc.have_event_value[s->id][i]) {
-        if (avro_generic_value_new(s->iface, &sc.event_values[s->id][i])) return NULL;
-        sc.have_event_value[s->id][i] = 1;
+    if (!sc.have_event_value[s->slot][i]) {
+        if (avro_generic_value_new(s->iface, &sc.event_values[s->slot][i])) return NULL;
+        sc.have_event_value[s->slot][i] = 1;
     }
-    avro_value_t *v = &sc.event_values[s->id][i];
+    avro_value_t *v = &sc.event_values[s->slot][i];
     avro_value_reset(v);
     em->schemas[i] = s;
     em->values[i] = *v;
@@ -538,6 +538,10 @@ int cmd_decide(int argc, char **argv) {
     hive_config_apply_parent_death(&d->cfg);
     cli_install_signals();
     int rc = setup(d);
+    if (rc && !d->reg) { /* the schemas (or the registry) failed first: nothing else to undo */
+        free(d);
+        return rc;
+    }
     if (rc) return rc;
     hive_info("decider running", "\"topic\":\"%s\",\"services\":%d", d->commands_topic,
               d->service_count);
@@ -584,7 +588,7 @@ int cmd_decide(int argc, char **argv) {
     rd_kafka_destroy(d->reader);
     rd_kafka_flush(d->producer, 10000);
     rd_kafka_destroy(d->producer);
-    for (int i = 0; i < 512; i++)
+    for (int i = 0; i < HIVE_REGISTRY_MAX_LOCAL; i++)
         for (int j = 0; j < DECIDER_MAX_EVENTS_PER_COMMAND; j++)
             if (sc.have_event_value[i][j]) avro_value_decref(&sc.event_values[i][j]);
     avro_value_decref(&sc.outcome_value);
