@@ -34,7 +34,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline  # noqa: E402
 import wire  # noqa: E402
-from stack import PROBE_TENANT, Stack, StackError, expect, repo_root, run_test, seeded_rng  # noqa: E402
+from stack import Stack, StackError, expect, repo_root, run_test, seeded_rng  # noqa: E402
 
 WAIT = 8000
 
@@ -94,9 +94,11 @@ def test():
         path = os.path.join(tmp, "workload.jsonl")
         cmds = pipeline.write_workload(path, tenants=2, workers=4, commands=60,
                                        seed=rng.randrange(1 << 30), reject_ratio=0.1)
+        pipeline.setup_identity(s, cmds)
+        tenant = cmds[0]["tenant_id"]
+        s.register_users(tenant, ["7e1d2c3b-0000-4000-8000-00000000000%d" % i for i in range(2)])
         run = s.post_file(path, concurrency=4, wait_ms=WAIT)
         results = run.results(len(cmds))
-        tenant = cmds[0]["tenant_id"]
         extra = []
         for i, (acc, alt) in enumerate([(3.5, 120.25), (12.0, None)]):
             c = {"type": "presence.check_in", "tenant_id": tenant, "idempotency_key": "kcat-v2-%d" % i,
@@ -208,8 +210,11 @@ def test():
                 n_events += 1
         expect(n_events > 20, "outcomes match every answer, and the %d events they point at decode "
                "with the posted ids, users, times and coordinates" % n_events)
-        probe = [r for r in outcomes.values() if r["tenant_id"] == PROBE_TENANT]
-        expect(len(outcomes) == len(posted) + len(probe), "one outcome per command (%d)" % len(outcomes))
+        # Besides the posted commands: the identity set-up (bootstrap, tenants, keys, users).
+        setup = [r for cid, r in outcomes.items() if cid not in posted]
+        expect(all(r["command_type"] in ("tenant.create", "api_key.issue", "api_key.revoke", "user.register")
+                   for r in setup) and len(outcomes) == len(posted) + len(setup),
+               "one outcome per command (%d posted, %d identity set-up)" % (len(posted), len(setup)))
 
 
 if __name__ == "__main__":

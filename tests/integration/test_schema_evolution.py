@@ -104,6 +104,9 @@ def run(registry):
             s.start_decider()
             s.wait_decider_ready()
             a = [str(uuid.uuid4()) for _ in range(6)]
+            b = [str(uuid.uuid4()) for _ in range(4)]
+            s.create_tenant(TENANT)
+            s.register_users(TENANT, a + b)
             v1_rows = {}
             for i, u in enumerate(a):
                 extra = {"location": "Gate %d" % i, "device_id": "dev-%d" % i,
@@ -124,7 +127,6 @@ def run(registry):
             s.restart("decider")
             s.start_projector()
             s.wait_decider_ready()
-            b = [str(uuid.uuid4()) for _ in range(4)]
             v2_rows = {}
             for i, u in enumerate(b):
                 extra = {"latitude": 40.0 + i, "longitude": -3.5, "accuracy_m": 2.5 + i,
