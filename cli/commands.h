@@ -11,5 +11,7 @@ int cmd_migrate(int argc, char **argv);
 int cmd_post(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_clickhouse(int argc, char **argv);
 
 #endif
