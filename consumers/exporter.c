@@ -496,13 +496,18 @@ static void usage(const hive_config *cfg, FILE *out) {
 "  --format F       jsonl (default for a new DIR) or rowbinary\n"
 "  --topic NAME     export only this topic (repeatable; full name, e.g. %s.presence.events)\n"
 "  --chunk N        offsets per partition per commit (default: DIR's, else %d)\n"
+"  --until-caught-up  stop at the end offsets seen at start (the default)\n"
 "  --follow         do not stop at the end; commit a caught-up chunk after --flush-ms\n"
 "  --flush-ms MS    with --follow (default 5000)\n"
-"  --timeout S      fail if no record arrives for S seconds before the end (default 60)\n"
+"  --timeout S      fail if the end is not reached and no record arrives for S seconds\n"
+"                   (default 180: a crashed decider's open transaction holds readers back\n"
+"                   until the broker aborts it, after the decider's 60 s transaction timeout)\n"
 "  --progress       progress line on stderr (default: only when stderr is a terminal)\n"
 "\n"
-"Prints one JSON summary line on stdout. Exit status: 0 done (records listed\n"
-"as errors do not change it), 1 failure (nothing half-written stays), 2 usage.\n",
+"SIGTERM/Ctrl-C drops the chunks in flight (a rerun redoes them). Prints one JSON\n"
+"summary line on stdout. Exit status: 0 done, or stopped with --follow (records\n"
+"listed as errors do not change it); 1 failure or stopped before the end (nothing\n"
+"half-written stays); 2 usage.\n",
             cfg->schemas_dir, cfg->topic_prefix, DEFAULT_CHUNK, cfg->topic_prefix, DEFAULT_CHUNK);
 }
 
@@ -510,7 +515,7 @@ static int parse_args(exporter *x, int argc, char **argv) {
     const char *v, *format = NULL;
     x->chunk = -1;
     x->flush_ms = 5000;
-    x->timeout_s = 60;
+    x->timeout_s = 180;
     x->progress = isatty(STDERR_FILENO);
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argc, argv, &i, "out", &v)) x->out_dir = v;
@@ -567,6 +572,14 @@ static int settle_settings(exporter *x, int format_given) {
     return 0;
 }
 
+/* A finished partition is paused so the consumer stops fetching past its end. */
+static void pause_part(exporter *x, const part *p) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_pause_partitions(x->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static int run(exporter *x) {
     int64_t last_progress_ms = hive_time_mono_ms();
     int remaining = 0;
@@ -592,7 +605,10 @@ static int run(exporter *x) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && p) {
             int was = p->done;
             at_eof(x, p, m->offset);
-            remaining -= p->done && !was;
+            if (p->done && !was) {
+                remaining--;
+                pause_part(x, p);
+            }
         } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
             hive_error("records to export were deleted from the log; refusing to skip them",
                        "\"error\":\"%s\"", rd_kafka_message_errstr(m));
@@ -603,7 +619,10 @@ static int run(exporter *x) {
         } else if (p) {
             int was = p->done;
             feed(x, p, m);
-            remaining -= p->done && !was;
+            if (p->done && !was) {
+                remaining--;
+                pause_part(x, p);
+            }
             last_progress_ms = hive_time_mono_ms();
         }
         rd_kafka_message_destroy(m);
