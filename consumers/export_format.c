@@ -7,6 +7,11 @@
 
 #include "export_format.h"
 #include "hive_err.h"
+#include "hive_id.h"
+
+/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in microseconds. */
+#define MIN_US (-62135596800000000LL)
+#define MAX_US 253402300799999999LL
 
 int export_format_parse(const char *name, export_format *out) {
     if (!strcmp(name, "jsonl") || !strcmp(name, "JSONEachRow")) *out = EXPORT_JSONL;
@@ -159,10 +164,56 @@ static int put_json_float(hive_buf *b, double d, int is_float) {
     return put_str(b, num);
 }
 
+/* Avro strings are UTF-8; a record whose string is not is corrupt, and is
+ * refused in every format alike (JSON could not carry it faithfully). */
+static int valid_utf8(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + len > n) return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
 static int put_cell(export_format f, const hive_flat_type *t, const hive_flat_cell *c, hive_buf *b) {
     char text[64];
     int json = f == EXPORT_JSONL;
     if (!json && t->nullable && put_u8(b, 0)) return HIVE_ERR_NOMEM;
+    /* Refused alike in every format: text JSON could not carry faithfully,
+     * a UUID that is not one, a time outside years 0001-9999 (RFC 3339). */
+    if ((t->kind == HIVE_FLAT_STRING || t->kind == HIVE_FLAT_UUID) &&
+        !valid_utf8((const unsigned char *)c->s, c->len))
+        return HIVE_ERR_CODEC;
+    if (t->kind == HIVE_FLAT_UUID && (c->len != HIVE_UUID_LEN || !hive_uuid_valid(c->s))) return HIVE_ERR_CODEC;
+    if ((t->kind == HIVE_FLAT_TS_MICROS && (c->i < MIN_US || c->i > MAX_US)) ||
+        (t->kind == HIVE_FLAT_TS_MILLIS && (c->i < MIN_US / 1000 || c->i > MAX_US / 1000)) ||
+        (t->kind == HIVE_FLAT_DATE && (c->i < MIN_US / 86400000000LL || c->i > MAX_US / 86400000000LL)))
+        return HIVE_ERR_CODEC;
     switch (t->kind) {
     case HIVE_FLAT_STRING:
     case HIVE_FLAT_ENUM:
@@ -298,7 +349,8 @@ int export_format_row(export_format f, const hive_flat_table *t, avro_value_t *v
             }
         }
         if (rc) {
-            if (!why[0] || rc != HIVE_ERR_CODEC) snprintf(why, cap, "column %s: cannot encode its value", c->name);
+            if (!why[0] || rc != HIVE_ERR_CODEC) snprintf(why, cap, "column %s: value not exportable (invalid UTF-8, not a UUID, a time outside years"
+                         " 0001-9999, or out of the column's range)", c->name);
             else {
                 char inner[400];
                 snprintf(inner, sizeof inner, "%s", why);

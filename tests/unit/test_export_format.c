@@ -211,6 +211,38 @@ static void test_missing_field_takes_default(void **state) {
     avro_schema_decref(sch);
 }
 
+/* Values no export format can carry faithfully are refused in every format. */
+static void test_refusals(void **state) {
+    (void)state;
+    const hive_schema *s = hive_registry_by_name(reg, "hivelog.event.presence.CheckedIn");
+    const hive_flat_table *t = hive_flat_model_find(model, s->full_name);
+    avro_value_t v;
+    assert_int_equal(avro_generic_value_new(s->iface, &v), 0);
+    hive_buf out = {0};
+    char why[512];
+    for (int f = 0; f < 2; f++) {
+        export_format fmt = f ? EXPORT_ROWBINARY : EXPORT_JSONL;
+        fill_checked_in(&v, 0);
+        hive_avro_set_opt_string(&v, "location", "bad \xff byte");
+        assert_int_not_equal(export_format_row(fmt, t, &v, &out, why, sizeof why), 0);
+        assert_non_null(strstr(why, "location"));
+        fill_checked_in(&v, 0);
+        hive_avro_set_long(&v, "at", 253402300800000000LL); /* year 10000 */
+        assert_int_not_equal(export_format_row(fmt, t, &v, &out, why, sizeof why), 0);
+        assert_non_null(strstr(why, "at"));
+        fill_checked_in(&v, 0);
+        hive_avro_set_string(&v, "user_id", "not-a-uuid");
+        assert_int_not_equal(export_format_row(fmt, t, &v, &out, why, sizeof why), 0);
+        assert_non_null(strstr(why, "user_id"));
+        fill_checked_in(&v, 0);
+        hive_avro_set_opt_string(&v, "location", "Zürich ✓");
+        out.len = 0;
+        assert_int_equal(export_format_row(fmt, t, &v, &out, why, sizeof why), 0);
+    }
+    hive_buf_free(&out);
+    avro_value_decref(&v);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_names),
@@ -218,6 +250,7 @@ int main(void) {
         cmocka_unit_test(test_jsonl_row),
         cmocka_unit_test(test_rowbinary_row),
         cmocka_unit_test(test_missing_field_takes_default),
+        cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
