@@ -158,6 +158,50 @@ typedef struct {
     char type[256];
 } kcol;
 
+/* The Nullable form of a ClickHouse type (inside LowCardinality). */
+static void nullable_of(const char *type, char *out, size_t cap) {
+    const char *lc = "LowCardinality(";
+    if (!strncmp(type, "Nullable(", 9) || !strncmp(type, "LowCardinality(Nullable(", 24)) {
+        snprintf(out, cap, "%s", type);
+    } else if (!strncmp(type, lc, strlen(lc))) {
+        size_t n = strlen(type);
+        snprintf(out, cap, "LowCardinality(Nullable(%.*s))", (int)(n - strlen(lc) - 1), type + strlen(lc));
+    } else {
+        snprintf(out, cap, "Nullable(%s)", type);
+    }
+}
+
+/* One Kafka-table column type that reads a field declared as a in one event
+ * type and b in another: equal, one the optional form of the other, or a
+ * narrower integer/float (Avro promotes int -> long, float -> double).
+ * Returns 0 when no single type reads both. */
+static int widen(const char *a, const char *b, char *out, size_t cap) {
+    static const char *pairs[][2] = {{"Int32", "Int64"}, {"Float32", "Float64"}};
+    char na[256], nb[256];
+    nullable_of(a, na, sizeof na);
+    nullable_of(b, nb, sizeof nb);
+    int nullable = !strcmp(a, na) || !strcmp(b, nb);
+    if (!strcmp(na, nb)) { /* the same type, maybe optional in one of them */
+        snprintf(out, cap, "%s", nullable ? na : a);
+        return 1;
+    }
+    /* Plain numeric types: the wider one reads both. */
+    char ba[256], bb[256];
+    snprintf(ba, sizeof ba, "%s", a);
+    snprintf(bb, sizeof bb, "%s", b);
+    if (!strncmp(a, "Nullable(", 9)) snprintf(ba, sizeof ba, "%.*s", (int)strlen(a) - 10, a + 9);
+    if (!strncmp(b, "Nullable(", 9)) snprintf(bb, sizeof bb, "%.*s", (int)strlen(b) - 10, b + 9);
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        if ((!strcmp(ba, pairs[i][0]) && !strcmp(bb, pairs[i][1])) ||
+            (!strcmp(ba, pairs[i][1]) && !strcmp(bb, pairs[i][0]))) {
+            if (nullable) snprintf(out, cap, "Nullable(%s)", pairs[i][1]);
+            else snprintf(out, cap, "%s", pairs[i][1]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int topic_columns(const hive_flat_model *m, const char *suffix, kcol **out, int *nout,
                          char *err, size_t errcap) {
     int n = 0, cap = 64;
@@ -173,20 +217,16 @@ static int topic_columns(const hive_flat_model *m, const char *suffix, kcol **ou
             for (int k = 0; k < n; k++)
                 if (!strcmp(cols[k].name, name)) found = k;
             if (found >= 0) {
-                if (!strcmp(cols[found].type, type)) continue;
-                char a[300], b[300];
-                snprintf(a, sizeof a, "Nullable(%s)", type);
-                snprintf(b, sizeof b, "Nullable(%s)", cols[found].type);
-                if (!strcmp(cols[found].type, a)) continue; /* already the wider one */
-                if (!strcmp(type, b)) {
-                    snprintf(cols[found].type, sizeof cols[found].type, "%s", type);
-                    continue;
+                char wider[256];
+                if (!widen(cols[found].type, type, wider, sizeof wider)) {
+                    snprintf(err, errcap, "field %.100s has type %.100s in %.100s but %.100s in another event type"
+                             " on topic %.60s: one Kafka table cannot read both", name, type, tb->full_name,
+                             cols[found].type, suffix);
+                    free(cols);
+                    return HIVE_ERR_SCHEMA;
                 }
-                snprintf(err, errcap, "field %.100s has type %.100s in %.100s but %.100s in another event type on"
-                         " topic %.60s: one Kafka table cannot read both", name, type, tb->full_name,
-                         cols[found].type, suffix);
-                free(cols);
-                return HIVE_ERR_SCHEMA;
+                snprintf(cols[found].type, sizeof cols[found].type, "%s", wider);
+                continue;
             }
             if (n == cap) {
                 cap *= 2;

@@ -8,7 +8,8 @@ generator is generic over event schemas.
 - With a copy of schemas/ plus event types this release does not have (a
   billing event with money as a nested record, an enum, an array of records,
   bytes, an optional nested record, a payload field named like a meta field,
-  and a v2 of an existing event adding a field with a default), the generated
+  a v2 of an existing event adding a field with a default, and a field
+  required in one event type but optional in another on the same topic), the generated
   DDL has the documented column types, ClickHouse (chdb) accepts both files,
   and `hivelog export --help`/the DDL need no code change for them.
 
@@ -46,6 +47,16 @@ INVOICE = {
         {"name": "pdf_digest", "type": "bytes"},
         {"name": "due", "type": {"type": "int", "logicalType": "date"}},
         {"name": "paid", "type": "boolean", "default": False},
+    ]}
+
+
+VOIDED = {
+    "type": "record", "name": "InvoiceVoided", "namespace": "hivelog.event.billing",
+    "fields": [
+        {"name": "meta", "type": "hivelog.EventMeta"},
+        {"name": "invoice_id", "type": {"type": "string", "logicalType": "uuid"}},
+        {"name": "status", "type": ["null", {"type": "enum", "name": "VoidStatus", "symbols": ["void"]}],
+         "default": None},
     ]}
 
 
@@ -117,6 +128,8 @@ def main():
         os.makedirs(os.path.join(sdir, "events", "billing"))
         with open(os.path.join(sdir, "events", "billing", "InvoiceIssued.v1.avsc"), "w") as f:
             json.dump(INVOICE, f)
+        with open(os.path.join(sdir, "events", "billing", "InvoiceVoided.v1.avsc"), "w") as f:
+            json.dump(VOIDED, f)
         with open(os.path.join(root, "schemas", "events", "presence", "CheckedIn.v1.avsc")) as f:
             v2 = json.load(f)
         v2["fields"].append({"name": "source", "type": ["null", "string"], "default": None})
@@ -125,6 +138,7 @@ def main():
         with open(os.path.join(sdir, "registry.tsv"), "a") as f:
             f.write("90\tbilling.events\tevents/billing/InvoiceIssued.v1.avsc\n")
             f.write("91\tpresence.events\tevents/presence/CheckedIn.v2.avsc\n")
+            f.write("92\tbilling.events\tevents/billing/InvoiceVoided.v1.avsc\n")
         out = os.path.join(tmp, "ddl")
         os.makedirs(out)
         env["HIVE_SCHEMAS_DIR"] = sdir
@@ -148,6 +162,9 @@ def main():
                and "`total.amount` AS `total_amount`" in kafka
                and "`tenant_id` AS `payload_tenant_id`" in kafka,
                "02_kafka.sql gains a Kafka table for hive.billing.events with Avro-path column mapping")
+        expect("    `status` LowCardinality(Nullable(String)),\n" in kafka,
+               "a field required in one event type and optional in another on one topic is read as optional",
+               kafka[kafka.index("kafka_billing_events"):][:1500])
         created = run_chdb([os.path.join(out, "01_tables.sql"), os.path.join(out, "02_kafka.sql")])
         names = {r["name"]: r["engine"] for r in created}
         expect(names.get("billing_invoice_issued") == "MergeTree" and names.get("kafka_billing_events") == "Kafka"
