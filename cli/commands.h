@@ -13,5 +13,7 @@ int cmd_bootstrap(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_schemas(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_clickhouse(int argc, char **argv);
 
 #endif

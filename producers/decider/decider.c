@@ -300,8 +300,11 @@ static int decide_one(decider *d, rd_kafka_message_t *m, pending_outcome *po, in
         hive_avro_set_opt_string(&evmeta, "actor", actor);
         hive_avro_set_long(&evmeta, "seq", (*seq)++);
         if (hive_codec_encode(em.schemas[i], ev, &sc.buf)) return HIVE_ERR_CODEC;
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(1);
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
         rd_kafka_header_add(hdrs, DECIDER_HEADER_SOURCE, -1, source, (ssize_t)strlen(source));
+        /* The record name, for consumers that cannot see the schema id (ClickHouse's Kafka
+         * engine routes events to their tables by it: sql/clickhouse/02_kafka.sql). */
+        rd_kafka_header_add(hdrs, DECIDER_HEADER_EVENT_TYPE, -1, pe->type_name, (ssize_t)strlen(pe->type_name));
         int rc = produce(d, d->events_topics[si], m->partition, aggregate, strlen(aggregate),
                          &sc.buf, hdrs, &pe->slot);
         if (rc) return rc;
