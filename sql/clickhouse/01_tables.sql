@@ -7,7 +7,482 @@
 
 CREATE DATABASE IF NOT EXISTS hive;
 
--- hivelog.event.presence.CheckedIn (schema id 4, topic hive.presence.events)
+-- hivelog.event.billing.InvoiceIssued (schema id 66, topic hive.billing.events)
+CREATE TABLE IF NOT EXISTS hive.billing_invoice_issued
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `invoice_id` UUID,
+    `invoice_number` Int64,
+    `currency` LowCardinality(String),
+    `subtotal_cents` Int64,
+    `tax_cents` Int64,
+    `total_cents` Int64,
+    `lines` Array(Tuple(line_no Int32, description String, quantity Int64, unit_amount_cents Int64, amount_cents Int64)),
+    `subscription_id` Nullable(UUID),
+    `due_date` Nullable(DateTime64(6, 'UTC'))
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.billing.InvoicePaid (schema id 67, topic hive.billing.events)
+CREATE TABLE IF NOT EXISTS hive.billing_invoice_paid
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `invoice_id` UUID,
+    `paid_at` DateTime64(6, 'UTC'),
+    `amount_cents` Int64,
+    `currency` LowCardinality(String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.billing.InvoiceVoided (schema id 68, topic hive.billing.events)
+CREATE TABLE IF NOT EXISTS hive.billing_invoice_voided
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `invoice_id` UUID,
+    `reason` Nullable(String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.billing.SubscriptionCancelled (schema id 65, topic hive.billing.events)
+CREATE TABLE IF NOT EXISTS hive.billing_subscription_cancelled
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `subscription_id` UUID
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.billing.SubscriptionChanged (schema id 64, topic hive.billing.events)
+CREATE TABLE IF NOT EXISTS hive.billing_subscription_changed
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `subscription_id` UUID,
+    `plan_id` Nullable(String),
+    `amount_cents` Nullable(Int64)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.billing.SubscriptionStarted (schema id 63, topic hive.billing.events)
+CREATE TABLE IF NOT EXISTS hive.billing_subscription_started
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `subscription_id` UUID,
+    `plan_id` String,
+    `amount_cents` Int64,
+    `currency` LowCardinality(String),
+    `billing_interval` LowCardinality(String),
+    `period_start` DateTime64(6, 'UTC'),
+    `period_end` DateTime64(6, 'UTC')
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.ApiKeyIssued (schema id 51, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_api_key_issued
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `key_id` UUID,
+    `name` String,
+    `scopes` Array(String),
+    `rate_limit` Int32,
+    `expires_at` Nullable(DateTime64(6, 'UTC')),
+    `key_prefix` String,
+    `key_hash` String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.ApiKeyRevoked (schema id 52, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_api_key_revoked
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `key_id` UUID
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.DepartmentDefined (schema id 44, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_department_defined
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `department_id` UUID,
+    `name` String,
+    `parent_id` Nullable(UUID)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.MembershipAdded (schema id 48, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_membership_added
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `user_id` UUID,
+    `role` LowCardinality(String),
+    `department_id` Nullable(UUID)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.MembershipRemoved (schema id 50, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_membership_removed
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `user_id` UUID
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.MembershipRoleChanged (schema id 49, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_membership_role_changed
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `user_id` UUID,
+    `role` LowCardinality(String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.RoleDefined (schema id 45, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_role_defined
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `role_id` UUID,
+    `name` String,
+    `description` Nullable(String),
+    `permissions` Array(String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.RoleGranted (schema id 46, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_role_granted
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `user_id` UUID,
+    `role_id` UUID
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.RoleRevoked (schema id 47, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_role_revoked
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `user_id` UUID,
+    `role_id` UUID
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.TenantCreated (schema id 39, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_tenant_created
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `name` String,
+    `slug` String,
+    `plan` String,
+    `operator` Bool
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.TenantUpdated (schema id 40, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_tenant_updated
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `name` Nullable(String),
+    `plan` Nullable(String),
+    `status` LowCardinality(Nullable(String))
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.UserProfileUpdated (schema id 42, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_user_profile_updated
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `user_id` UUID,
+    `first_name` Nullable(String),
+    `last_name` Nullable(String),
+    `phone` Nullable(String),
+    `avatar_url` Nullable(String),
+    `bio` Nullable(String),
+    `job_title` Nullable(String),
+    `department_id` Nullable(UUID),
+    `timezone` Nullable(String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.UserRegistered (schema id 41, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_user_registered
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `user_id` UUID,
+    `email` String,
+    `first_name` Nullable(String),
+    `last_name` Nullable(String),
+    `phone` Nullable(String),
+    `password_hash` Nullable(String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.identity.UserStatusSet (schema id 43, topic hive.identity.events)
+CREATE TABLE IF NOT EXISTS hive.identity_user_status_set
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `user_id` UUID,
+    `status` LowCardinality(String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.presence.CheckedIn (schema id 69, topic hive.presence.events)
 CREATE TABLE IF NOT EXISTS hive.presence_checked_in
 (
     `event_id` UUID,
@@ -28,7 +503,9 @@ CREATE TABLE IF NOT EXISTS hive.presence_checked_in
     `location` Nullable(String),
     `device_id` Nullable(String),
     `latitude` Nullable(Float64),
-    `longitude` Nullable(Float64)
+    `longitude` Nullable(Float64),
+    `accuracy_m` Nullable(Float64) COMMENT 'radius of the latitude/longitude\'s horizontal uncertainty, metres',
+    `altitude_m` Nullable(Float64) COMMENT 'altitude above the WGS 84 ellipsoid, metres'
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(recorded_at)
@@ -83,6 +560,260 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMM(recorded_at)
 ORDER BY (tenant_id, recorded_at, event_id);
 
+-- hivelog.event.tasks.AssignmentChanged (schema id 62, topic hive.tasks.events)
+CREATE TABLE IF NOT EXISTS hive.tasks_assignment_changed
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `assignment_id` UUID,
+    `target_id` UUID,
+    `participant_id` UUID,
+    `replacement_id` UUID
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.tasks.AssignmentGenerated (schema id 61, topic hive.tasks.events)
+CREATE TABLE IF NOT EXISTS hive.tasks_assignment_generated
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `assignment_id` UUID,
+    `name` Nullable(String),
+    `strategy` LowCardinality(String),
+    `assignment_date` Date32,
+    `details` Array(Tuple(participant_id UUID, target_id UUID, position Int32))
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.tasks.ParticipantRegistered (schema id 59, topic hive.tasks.events)
+CREATE TABLE IF NOT EXISTS hive.tasks_participant_registered
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `participant_id` UUID,
+    `name` String,
+    `email` Nullable(String),
+    `phone` Nullable(String),
+    `skills` Array(String),
+    `user_id` Nullable(UUID)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.tasks.ProjectCreated (schema id 53, topic hive.tasks.events)
+CREATE TABLE IF NOT EXISTS hive.tasks_project_created
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `project_id` UUID,
+    `name` String,
+    `description` Nullable(String),
+    `priority` LowCardinality(String),
+    `start_date` Nullable(Date32),
+    `end_date` Nullable(Date32)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.tasks.TargetDefined (schema id 60, topic hive.tasks.events)
+CREATE TABLE IF NOT EXISTS hive.tasks_target_defined
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `target_id` UUID,
+    `name` String,
+    `description` Nullable(String),
+    `required_count` Int32,
+    `required_skills` Array(String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.tasks.TaskAssigned (schema id 56, topic hive.tasks.events)
+CREATE TABLE IF NOT EXISTS hive.tasks_task_assigned
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `project_id` UUID,
+    `task_id` UUID,
+    `user_id` UUID,
+    `assignment_id` UUID
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.tasks.TaskCreated (schema id 54, topic hive.tasks.events)
+CREATE TABLE IF NOT EXISTS hive.tasks_task_created
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `project_id` UUID,
+    `task_id` UUID,
+    `title` String,
+    `description` Nullable(String),
+    `priority` LowCardinality(String),
+    `due_date` Nullable(DateTime64(6, 'UTC')),
+    `estimated_hours` Nullable(Int32),
+    `tags` Array(String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.tasks.TaskStatusChanged (schema id 58, topic hive.tasks.events)
+CREATE TABLE IF NOT EXISTS hive.tasks_task_status_changed
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `project_id` UUID,
+    `task_id` UUID,
+    `from_status` LowCardinality(String),
+    `to_status` LowCardinality(String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.tasks.TaskUnassigned (schema id 57, topic hive.tasks.events)
+CREATE TABLE IF NOT EXISTS hive.tasks_task_unassigned
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `project_id` UUID,
+    `task_id` UUID,
+    `user_id` UUID,
+    `assignment_id` UUID
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
+-- hivelog.event.tasks.TaskUpdated (schema id 55, topic hive.tasks.events)
+CREATE TABLE IF NOT EXISTS hive.tasks_task_updated
+(
+    `event_id` UUID,
+    `command_id` UUID,
+    `correlation_id` UUID,
+    `causation_id` UUID,
+    `tenant_id` UUID,
+    `aggregate_type` LowCardinality(String),
+    `aggregate_id` UUID,
+    `aggregate_version` Int64,
+    `occurred_at` DateTime64(6, 'UTC'),
+    `recorded_at` DateTime64(6, 'UTC'),
+    `actor` Nullable(String),
+    `seq` Int64,
+    `project_id` UUID,
+    `task_id` UUID,
+    `title` Nullable(String),
+    `description` Nullable(String),
+    `priority` LowCardinality(Nullable(String)),
+    `due_date` Nullable(DateTime64(6, 'UTC')),
+    `estimated_hours` Nullable(Int32),
+    `actual_hours` Nullable(Int32)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(recorded_at)
+ORDER BY (tenant_id, recorded_at, event_id);
+
 -- The current version of every aggregate and the event that made it: ReplacingMergeTree
 -- keeps the row with the highest aggregate_version per (tenant_id, aggregate_type,
 -- aggregate_id); query it with FINAL (or argMax) for exact answers before merges.
@@ -100,6 +831,106 @@ CREATE TABLE IF NOT EXISTS hive.aggregates
 ENGINE = ReplacingMergeTree(aggregate_version)
 ORDER BY (tenant_id, aggregate_type, aggregate_id);
 
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_invoice_issued_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.billing.InvoiceIssued' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.billing_invoice_issued;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_invoice_paid_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.billing.InvoicePaid' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.billing_invoice_paid;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_invoice_voided_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.billing.InvoiceVoided' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.billing_invoice_voided;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_subscription_cancelled_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.billing.SubscriptionCancelled' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.billing_subscription_cancelled;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_subscription_changed_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.billing.SubscriptionChanged' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.billing_subscription_changed;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_subscription_started_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.billing.SubscriptionStarted' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.billing_subscription_started;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_api_key_issued_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.ApiKeyIssued' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_api_key_issued;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_api_key_revoked_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.ApiKeyRevoked' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_api_key_revoked;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_department_defined_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.DepartmentDefined' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_department_defined;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_membership_added_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.MembershipAdded' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_membership_added;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_membership_removed_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.MembershipRemoved' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_membership_removed;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_membership_role_changed_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.MembershipRoleChanged' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_membership_role_changed;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_role_defined_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.RoleDefined' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_role_defined;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_role_granted_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.RoleGranted' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_role_granted;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_role_revoked_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.RoleRevoked' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_role_revoked;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_tenant_created_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.TenantCreated' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_tenant_created;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_tenant_updated_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.TenantUpdated' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_tenant_updated;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_user_profile_updated_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.UserProfileUpdated' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_user_profile_updated;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_user_registered_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.UserRegistered' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_user_registered;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_user_status_set_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.identity.UserStatusSet' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.identity_user_status_set;
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS hive.presence_checked_in_to_aggregates TO hive.aggregates AS
 SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
        'hivelog.event.presence.CheckedIn' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
@@ -114,3 +945,53 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS hive.presence_schedule_set_to_aggregates 
 SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
        'hivelog.event.presence.ScheduleSet' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
 FROM hive.presence_schedule_set;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_assignment_changed_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.tasks.AssignmentChanged' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.tasks_assignment_changed;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_assignment_generated_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.tasks.AssignmentGenerated' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.tasks_assignment_generated;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_participant_registered_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.tasks.ParticipantRegistered' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.tasks_participant_registered;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_project_created_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.tasks.ProjectCreated' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.tasks_project_created;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_target_defined_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.tasks.TargetDefined' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.tasks_target_defined;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_task_assigned_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.tasks.TaskAssigned' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.tasks_task_assigned;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_task_created_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.tasks.TaskCreated' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.tasks_task_created;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_task_status_changed_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.tasks.TaskStatusChanged' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.tasks_task_status_changed;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_task_unassigned_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.tasks.TaskUnassigned' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.tasks_task_unassigned;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_task_updated_to_aggregates TO hive.aggregates AS
+SELECT tenant_id, aggregate_type, aggregate_id, aggregate_version,
+       'hivelog.event.tasks.TaskUpdated' AS last_event_type, event_id AS last_event_id, occurred_at, recorded_at
+FROM hive.tasks_task_updated;

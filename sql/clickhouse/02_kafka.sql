@@ -23,6 +23,546 @@ CREATE TABLE IF NOT EXISTS hive.kafka_errors
 ENGINE = MergeTree
 ORDER BY (topic, partition, offset);
 
+-- Topic hive.billing.events
+CREATE TABLE IF NOT EXISTS hive.kafka_billing_events
+(
+    `meta.event_id` UUID,
+    `meta.command_id` UUID,
+    `meta.correlation_id` UUID,
+    `meta.causation_id` UUID,
+    `meta.tenant_id` UUID,
+    `meta.aggregate_type` LowCardinality(String),
+    `meta.aggregate_id` UUID,
+    `meta.aggregate_version` Int64,
+    `meta.occurred_at` DateTime64(6, 'UTC'),
+    `meta.recorded_at` DateTime64(6, 'UTC'),
+    `meta.actor` Nullable(String),
+    `meta.seq` Int64,
+    `invoice_id` UUID,
+    `invoice_number` Int64,
+    `currency` LowCardinality(String),
+    `subtotal_cents` Int64,
+    `tax_cents` Int64,
+    `total_cents` Int64,
+    `lines` Array(Tuple(line_no Int32, description String, quantity Int64, unit_amount_cents Int64, amount_cents Int64)),
+    `subscription_id` Nullable(UUID),
+    `due_date` Nullable(DateTime64(6, 'UTC')),
+    `paid_at` DateTime64(6, 'UTC'),
+    `amount_cents` Nullable(Int64),
+    `reason` Nullable(String),
+    `plan_id` Nullable(String),
+    `billing_interval` LowCardinality(String),
+    `period_start` DateTime64(6, 'UTC'),
+    `period_end` DateTime64(6, 'UTC')
+)
+ENGINE = Kafka
+SETTINGS kafka_broker_list = 'redpanda:9092',
+         kafka_topic_list = 'hive.billing.events',
+         kafka_group_name = 'hivelog-clickhouse-billing.events',
+         kafka_format = 'AvroConfluent',
+         kafka_handle_error_mode = 'stream',
+         format_avro_schema_registry_url = 'http://redpanda:8081',
+         input_format_avro_allow_missing_fields = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.kafka_billing_events_errors TO hive.kafka_errors AS
+SELECT _topic AS topic, _partition AS partition, _offset AS offset, _timestamp AS timestamp,
+       _error AS error, _raw_message AS raw_message
+FROM hive.kafka_billing_events
+WHERE length(_error) > 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_invoice_issued_from_kafka TO hive.billing_invoice_issued AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `invoice_id` AS `invoice_id`,
+    `invoice_number` AS `invoice_number`,
+    `currency` AS `currency`,
+    `subtotal_cents` AS `subtotal_cents`,
+    `tax_cents` AS `tax_cents`,
+    `total_cents` AS `total_cents`,
+    `lines` AS `lines`,
+    `subscription_id` AS `subscription_id`,
+    `due_date` AS `due_date`
+FROM hive.kafka_billing_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.billing.InvoiceIssued';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_invoice_paid_from_kafka TO hive.billing_invoice_paid AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `invoice_id` AS `invoice_id`,
+    `paid_at` AS `paid_at`,
+    `amount_cents` AS `amount_cents`,
+    `currency` AS `currency`
+FROM hive.kafka_billing_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.billing.InvoicePaid';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_invoice_voided_from_kafka TO hive.billing_invoice_voided AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `invoice_id` AS `invoice_id`,
+    `reason` AS `reason`
+FROM hive.kafka_billing_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.billing.InvoiceVoided';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_subscription_cancelled_from_kafka TO hive.billing_subscription_cancelled AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `subscription_id` AS `subscription_id`
+FROM hive.kafka_billing_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.billing.SubscriptionCancelled';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_subscription_changed_from_kafka TO hive.billing_subscription_changed AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `subscription_id` AS `subscription_id`,
+    `plan_id` AS `plan_id`,
+    `amount_cents` AS `amount_cents`
+FROM hive.kafka_billing_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.billing.SubscriptionChanged';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.billing_subscription_started_from_kafka TO hive.billing_subscription_started AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `subscription_id` AS `subscription_id`,
+    `plan_id` AS `plan_id`,
+    `amount_cents` AS `amount_cents`,
+    `currency` AS `currency`,
+    `billing_interval` AS `billing_interval`,
+    `period_start` AS `period_start`,
+    `period_end` AS `period_end`
+FROM hive.kafka_billing_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.billing.SubscriptionStarted';
+
+-- Topic hive.identity.events
+CREATE TABLE IF NOT EXISTS hive.kafka_identity_events
+(
+    `meta.event_id` UUID,
+    `meta.command_id` UUID,
+    `meta.correlation_id` UUID,
+    `meta.causation_id` UUID,
+    `meta.tenant_id` UUID,
+    `meta.aggregate_type` LowCardinality(String),
+    `meta.aggregate_id` UUID,
+    `meta.aggregate_version` Int64,
+    `meta.occurred_at` DateTime64(6, 'UTC'),
+    `meta.recorded_at` DateTime64(6, 'UTC'),
+    `meta.actor` Nullable(String),
+    `meta.seq` Int64,
+    `key_id` UUID,
+    `name` Nullable(String),
+    `scopes` Array(String),
+    `rate_limit` Int32,
+    `expires_at` Nullable(DateTime64(6, 'UTC')),
+    `key_prefix` String,
+    `key_hash` String,
+    `department_id` Nullable(UUID),
+    `parent_id` Nullable(UUID),
+    `user_id` UUID,
+    `role` LowCardinality(String),
+    `role_id` UUID,
+    `description` Nullable(String),
+    `permissions` Array(String),
+    `slug` String,
+    `plan` Nullable(String),
+    `operator` Bool,
+    `status` LowCardinality(Nullable(String)),
+    `first_name` Nullable(String),
+    `last_name` Nullable(String),
+    `phone` Nullable(String),
+    `avatar_url` Nullable(String),
+    `bio` Nullable(String),
+    `job_title` Nullable(String),
+    `timezone` Nullable(String),
+    `email` String,
+    `password_hash` Nullable(String)
+)
+ENGINE = Kafka
+SETTINGS kafka_broker_list = 'redpanda:9092',
+         kafka_topic_list = 'hive.identity.events',
+         kafka_group_name = 'hivelog-clickhouse-identity.events',
+         kafka_format = 'AvroConfluent',
+         kafka_handle_error_mode = 'stream',
+         format_avro_schema_registry_url = 'http://redpanda:8081',
+         input_format_avro_allow_missing_fields = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.kafka_identity_events_errors TO hive.kafka_errors AS
+SELECT _topic AS topic, _partition AS partition, _offset AS offset, _timestamp AS timestamp,
+       _error AS error, _raw_message AS raw_message
+FROM hive.kafka_identity_events
+WHERE length(_error) > 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_api_key_issued_from_kafka TO hive.identity_api_key_issued AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `key_id` AS `key_id`,
+    `name` AS `name`,
+    `scopes` AS `scopes`,
+    `rate_limit` AS `rate_limit`,
+    `expires_at` AS `expires_at`,
+    `key_prefix` AS `key_prefix`,
+    `key_hash` AS `key_hash`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.ApiKeyIssued';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_api_key_revoked_from_kafka TO hive.identity_api_key_revoked AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `key_id` AS `key_id`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.ApiKeyRevoked';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_department_defined_from_kafka TO hive.identity_department_defined AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `department_id` AS `department_id`,
+    `name` AS `name`,
+    `parent_id` AS `parent_id`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.DepartmentDefined';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_membership_added_from_kafka TO hive.identity_membership_added AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `user_id` AS `user_id`,
+    `role` AS `role`,
+    `department_id` AS `department_id`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.MembershipAdded';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_membership_removed_from_kafka TO hive.identity_membership_removed AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `user_id` AS `user_id`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.MembershipRemoved';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_membership_role_changed_from_kafka TO hive.identity_membership_role_changed AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `user_id` AS `user_id`,
+    `role` AS `role`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.MembershipRoleChanged';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_role_defined_from_kafka TO hive.identity_role_defined AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `role_id` AS `role_id`,
+    `name` AS `name`,
+    `description` AS `description`,
+    `permissions` AS `permissions`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.RoleDefined';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_role_granted_from_kafka TO hive.identity_role_granted AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `user_id` AS `user_id`,
+    `role_id` AS `role_id`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.RoleGranted';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_role_revoked_from_kafka TO hive.identity_role_revoked AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `user_id` AS `user_id`,
+    `role_id` AS `role_id`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.RoleRevoked';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_tenant_created_from_kafka TO hive.identity_tenant_created AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `name` AS `name`,
+    `slug` AS `slug`,
+    `plan` AS `plan`,
+    `operator` AS `operator`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.TenantCreated';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_tenant_updated_from_kafka TO hive.identity_tenant_updated AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `name` AS `name`,
+    `plan` AS `plan`,
+    `status` AS `status`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.TenantUpdated';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_user_profile_updated_from_kafka TO hive.identity_user_profile_updated AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `user_id` AS `user_id`,
+    `first_name` AS `first_name`,
+    `last_name` AS `last_name`,
+    `phone` AS `phone`,
+    `avatar_url` AS `avatar_url`,
+    `bio` AS `bio`,
+    `job_title` AS `job_title`,
+    `department_id` AS `department_id`,
+    `timezone` AS `timezone`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.UserProfileUpdated';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_user_registered_from_kafka TO hive.identity_user_registered AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `user_id` AS `user_id`,
+    `email` AS `email`,
+    `first_name` AS `first_name`,
+    `last_name` AS `last_name`,
+    `phone` AS `phone`,
+    `password_hash` AS `password_hash`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.UserRegistered';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.identity_user_status_set_from_kafka TO hive.identity_user_status_set AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `user_id` AS `user_id`,
+    `status` AS `status`
+FROM hive.kafka_identity_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.identity.UserStatusSet';
+
 -- Topic hive.presence.events
 CREATE TABLE IF NOT EXISTS hive.kafka_presence_events
 (
@@ -45,6 +585,8 @@ CREATE TABLE IF NOT EXISTS hive.kafka_presence_events
     `device_id` Nullable(String),
     `latitude` Nullable(Float64),
     `longitude` Nullable(Float64),
+    `accuracy_m` Nullable(Float64),
+    `altitude_m` Nullable(Float64),
     `checked_in_at` DateTime64(6, 'UTC'),
     `schedule_id` UUID,
     `day_of_week` Int32,
@@ -86,7 +628,9 @@ SELECT
     `location` AS `location`,
     `device_id` AS `device_id`,
     `latitude` AS `latitude`,
-    `longitude` AS `longitude`
+    `longitude` AS `longitude`,
+    `accuracy_m` AS `accuracy_m`,
+    `altitude_m` AS `altitude_m`
 FROM hive.kafka_presence_events
 WHERE length(_error) = 0
   AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.presence.CheckedIn';
@@ -135,3 +679,295 @@ SELECT
 FROM hive.kafka_presence_events
 WHERE length(_error) = 0
   AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.presence.ScheduleSet';
+
+-- Topic hive.tasks.events
+CREATE TABLE IF NOT EXISTS hive.kafka_tasks_events
+(
+    `meta.event_id` UUID,
+    `meta.command_id` UUID,
+    `meta.correlation_id` UUID,
+    `meta.causation_id` UUID,
+    `meta.tenant_id` UUID,
+    `meta.aggregate_type` LowCardinality(String),
+    `meta.aggregate_id` UUID,
+    `meta.aggregate_version` Int64,
+    `meta.occurred_at` DateTime64(6, 'UTC'),
+    `meta.recorded_at` DateTime64(6, 'UTC'),
+    `meta.actor` Nullable(String),
+    `meta.seq` Int64,
+    `assignment_id` UUID,
+    `target_id` UUID,
+    `participant_id` UUID,
+    `replacement_id` UUID,
+    `name` Nullable(String),
+    `strategy` LowCardinality(String),
+    `assignment_date` Date32,
+    `details` Array(Tuple(participant_id UUID, target_id UUID, position Int32)),
+    `email` Nullable(String),
+    `phone` Nullable(String),
+    `skills` Array(String),
+    `user_id` Nullable(UUID),
+    `project_id` UUID,
+    `description` Nullable(String),
+    `priority` LowCardinality(Nullable(String)),
+    `start_date` Nullable(Date32),
+    `end_date` Nullable(Date32),
+    `required_count` Int32,
+    `required_skills` Array(String),
+    `task_id` UUID,
+    `title` Nullable(String),
+    `due_date` Nullable(DateTime64(6, 'UTC')),
+    `estimated_hours` Nullable(Int32),
+    `tags` Array(String),
+    `from_status` LowCardinality(String),
+    `to_status` LowCardinality(String),
+    `actual_hours` Nullable(Int32)
+)
+ENGINE = Kafka
+SETTINGS kafka_broker_list = 'redpanda:9092',
+         kafka_topic_list = 'hive.tasks.events',
+         kafka_group_name = 'hivelog-clickhouse-tasks.events',
+         kafka_format = 'AvroConfluent',
+         kafka_handle_error_mode = 'stream',
+         format_avro_schema_registry_url = 'http://redpanda:8081',
+         input_format_avro_allow_missing_fields = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.kafka_tasks_events_errors TO hive.kafka_errors AS
+SELECT _topic AS topic, _partition AS partition, _offset AS offset, _timestamp AS timestamp,
+       _error AS error, _raw_message AS raw_message
+FROM hive.kafka_tasks_events
+WHERE length(_error) > 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_assignment_changed_from_kafka TO hive.tasks_assignment_changed AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `assignment_id` AS `assignment_id`,
+    `target_id` AS `target_id`,
+    `participant_id` AS `participant_id`,
+    `replacement_id` AS `replacement_id`
+FROM hive.kafka_tasks_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.tasks.AssignmentChanged';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_assignment_generated_from_kafka TO hive.tasks_assignment_generated AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `assignment_id` AS `assignment_id`,
+    `name` AS `name`,
+    `strategy` AS `strategy`,
+    `assignment_date` AS `assignment_date`,
+    `details` AS `details`
+FROM hive.kafka_tasks_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.tasks.AssignmentGenerated';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_participant_registered_from_kafka TO hive.tasks_participant_registered AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `participant_id` AS `participant_id`,
+    `name` AS `name`,
+    `email` AS `email`,
+    `phone` AS `phone`,
+    `skills` AS `skills`,
+    `user_id` AS `user_id`
+FROM hive.kafka_tasks_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.tasks.ParticipantRegistered';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_project_created_from_kafka TO hive.tasks_project_created AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `project_id` AS `project_id`,
+    `name` AS `name`,
+    `description` AS `description`,
+    `priority` AS `priority`,
+    `start_date` AS `start_date`,
+    `end_date` AS `end_date`
+FROM hive.kafka_tasks_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.tasks.ProjectCreated';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_target_defined_from_kafka TO hive.tasks_target_defined AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `target_id` AS `target_id`,
+    `name` AS `name`,
+    `description` AS `description`,
+    `required_count` AS `required_count`,
+    `required_skills` AS `required_skills`
+FROM hive.kafka_tasks_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.tasks.TargetDefined';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_task_assigned_from_kafka TO hive.tasks_task_assigned AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `project_id` AS `project_id`,
+    `task_id` AS `task_id`,
+    `user_id` AS `user_id`,
+    `assignment_id` AS `assignment_id`
+FROM hive.kafka_tasks_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.tasks.TaskAssigned';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_task_created_from_kafka TO hive.tasks_task_created AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `project_id` AS `project_id`,
+    `task_id` AS `task_id`,
+    `title` AS `title`,
+    `description` AS `description`,
+    `priority` AS `priority`,
+    `due_date` AS `due_date`,
+    `estimated_hours` AS `estimated_hours`,
+    `tags` AS `tags`
+FROM hive.kafka_tasks_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.tasks.TaskCreated';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_task_status_changed_from_kafka TO hive.tasks_task_status_changed AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `project_id` AS `project_id`,
+    `task_id` AS `task_id`,
+    `from_status` AS `from_status`,
+    `to_status` AS `to_status`
+FROM hive.kafka_tasks_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.tasks.TaskStatusChanged';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_task_unassigned_from_kafka TO hive.tasks_task_unassigned AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `project_id` AS `project_id`,
+    `task_id` AS `task_id`,
+    `user_id` AS `user_id`,
+    `assignment_id` AS `assignment_id`
+FROM hive.kafka_tasks_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.tasks.TaskUnassigned';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS hive.tasks_task_updated_from_kafka TO hive.tasks_task_updated AS
+SELECT
+    `meta.event_id` AS `event_id`,
+    `meta.command_id` AS `command_id`,
+    `meta.correlation_id` AS `correlation_id`,
+    `meta.causation_id` AS `causation_id`,
+    `meta.tenant_id` AS `tenant_id`,
+    `meta.aggregate_type` AS `aggregate_type`,
+    `meta.aggregate_id` AS `aggregate_id`,
+    `meta.aggregate_version` AS `aggregate_version`,
+    `meta.occurred_at` AS `occurred_at`,
+    `meta.recorded_at` AS `recorded_at`,
+    `meta.actor` AS `actor`,
+    `meta.seq` AS `seq`,
+    `project_id` AS `project_id`,
+    `task_id` AS `task_id`,
+    `title` AS `title`,
+    `description` AS `description`,
+    `priority` AS `priority`,
+    `due_date` AS `due_date`,
+    `estimated_hours` AS `estimated_hours`,
+    `actual_hours` AS `actual_hours`
+FROM hive.kafka_tasks_events
+WHERE length(_error) = 0
+  AND _headers.value[indexOf(_headers.name, 'hive-event-type')] = 'hivelog.event.tasks.TaskUpdated';
