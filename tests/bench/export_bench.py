@@ -38,6 +38,7 @@ def main():
                                        seed=1, reject_ratio=0.0)
         m = model.run_model(cmds)
         s.start_all()
+        pipeline.setup_identity(s, cmds)
         t0 = time.time()
         s.post_file(path, concurrency=32)
         pipeline.wait_caught_up(s, m, timeout=1800)

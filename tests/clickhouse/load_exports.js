@@ -102,7 +102,13 @@ function snapshot() {
             FROM hive.presence_schedule_set GROUP BY tenant_id, user_id, day_of_week)
       GROUP BY tenant`),
     aggregates: perTenant(`SELECT toString(tenant_id) AS tenant, count() AS n, toString(sum(aggregate_version)) AS versions
-      FROM hive.aggregates FINAL GROUP BY tenant`),
+      FROM hive.aggregates FINAL WHERE aggregate_type = 'worker' GROUP BY tenant`),
+    users: perTenant('SELECT toString(tenant_id) AS tenant, count() AS n FROM hive.identity_user_registered GROUP BY tenant'),
+    tasks: perTenant('SELECT toString(tenant_id) AS tenant, count() AS n FROM hive.tasks_task_created GROUP BY tenant'),
+    invoices: perTenant(`SELECT toString(tenant_id) AS tenant, count() AS n, toString(sum(total_cents)) AS total
+      FROM hive.billing_invoice_issued GROUP BY tenant`),
+    paid: perTenant(`SELECT toString(tenant_id) AS tenant, count() AS n, toString(sum(amount_cents)) AS total
+      FROM hive.billing_invoice_paid GROUP BY tenant`),
   };
 }
 

@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 import exports  # noqa: E402
 import model  # noqa: E402
 import pipeline  # noqa: E402
+import test_service_rules as service_rules  # noqa: E402
 from stack import Stack, StackError, expect, repo_root, run_test  # noqa: E402
 
 
@@ -111,20 +112,22 @@ def serve_registry(reg):
 
 
 def avro_files(s, reg, tables):
-    """The events topic's raw records, one file of concatenated wire records per event type."""
+    """Every events topic's raw records, one file of concatenated wire records per event type."""
     by_id = {}
-    for _part, _off, value in exports.raw_events(s):
-        if len(value) > 5 and value[0] == 0:
-            by_id.setdefault(int.from_bytes(value[1:5], "big"), []).append(value)
+    for svc in ("identity", "presence", "tasks", "billing"):
+        topic = "hive.%s.events" % svc
+        for _part, _off, value in exports.raw_events(s, topic):
+            if len(value) > 5 and value[0] == 0:
+                by_id.setdefault(int.from_bytes(value[1:5], "big"), (topic, []))[1].append(value)
     out = []
-    for sid, values in sorted(by_id.items()):
+    for sid, (topic, values) in sorted(by_id.items()):
         name = reg[sid][0]
         if name not in tables:
             continue
         path = os.path.join(s.dir, "avro-%d.bin" % sid)
         with open(path, "wb") as f:
             f.write(b"".join(values))
-        out.append({"path": path, "event_type": name, "topic": exports.EVENTS_TOPIC, "records": len(values)})
+        out.append({"path": path, "event_type": name, "topic": topic, "records": len(values)})
     return out
 
 
@@ -144,12 +147,24 @@ def pg_figures(s, cmds, m):
     for c, o in zip(cmds, m.outcomes):
         if o.status == "applied":
             applied[c["tenant_id"]] = applied.get(c["tenant_id"], 0) + 1
-    return {
+    def per_tenant_db(sql, db):
+        return {r[0]: tuple(int(x) for x in r[1:]) for r in s.psql(sql, db=db)}
+    services = {
+        "users": {t: v[0] for t, v in per_tenant_db("SELECT tenant_id, count(*) FROM users GROUP BY 1",
+                                                   "hive_identity").items()},
+        "tasks": {t: v[0] for t, v in per_tenant_db("SELECT tenant_id, count(*) FROM tasks GROUP BY 1",
+                                                   "hive_tasks").items()},
+        "invoices": per_tenant_db("SELECT tenant_id, count(*), sum(total_cents) FROM invoices GROUP BY 1",
+                                  "hive_billing"),
+        "paid": per_tenant_db("SELECT tenant_id, sum(invoices_paid), sum(paid_cents) FROM revenue_daily GROUP BY 1",
+                              "hive_billing"),
+    }
+    return dict(services, **{
         "checked_in": {t: int(v[0]) for t, v in ins.items()},
         "checked_out": {t: (int(v[0]), int(v[1])) for t, v in outs.items()},
         "schedules": {t: (int(v[0]), int(v[1])) for t, v in sched.items()},
         "aggregates": {t: (int(v[0]), applied.get(t, 0)) for t, v in workers.items()},
-    }
+    })
 
 
 def ch_figures(load):
@@ -158,6 +173,10 @@ def ch_figures(load):
         "checked_out": {t: (int(r["n"]), int(r["duration_us"])) for t, r in load["checked_out"].items()},
         "schedules": {t: (int(r["n"]), int(r["scheduled_ms"])) for t, r in load["schedules"].items()},
         "aggregates": {t: (int(r["n"]), int(r["versions"])) for t, r in load["aggregates"].items()},
+        "users": {t: int(r["n"]) for t, r in load["users"].items()},
+        "tasks": {t: int(r["n"]) for t, r in load["tasks"].items()},
+        "invoices": {t: (int(r["n"]), int(r["total"])) for t, r in load["invoices"].items()},
+        "paid": {t: (int(r["n"]), int(r["total"])) for t, r in load["paid"].items()},
     }
 
 
@@ -170,10 +189,18 @@ def main():
         path = os.path.join(s.dir, "workload.jsonl")
         cmds = pipeline.write_workload(path, tenants=3, workers=40, commands=n, seed=seed, reject_ratio=0.05)
         m = model.run_model(cmds)
-        s.start_all()
+        s.start_all(services=("identity", "presence", "tasks", "billing"))
+        pipeline.setup_identity(s, cmds)
         run = s.post_file(path, concurrency=8)
         expect(run.popen.returncode == 0, "hivelog post exited 0", run.stderr_tail())
         pipeline.wait_caught_up(s, m, timeout=120)
+        # Every other event type: the service-rules scenario in two more tenants.
+        s.create_tenant(service_rules.A, "Tenant A")
+        s.create_tenant(service_rules.B, "Tenant B")
+        for name in ("IDENTITY", "TASKS", "BILLING"):
+            service_rules.run_steps(s, name.lower(), getattr(service_rules, name), [])
+        s.wait_until(lambda: s.psql("SELECT count(*) FROM invoices", db="hive_billing") == [["3"]], 60,
+                     "the billing projector to catch up")
 
         dirs = {}
         for fmt in ("jsonl", "rowbinary"):
@@ -225,7 +252,10 @@ def main():
             ch = ch_figures(loads[fmt])
             for key, what in (("checked_in", "check-ins"), ("checked_out", "check-outs and summed worked time"),
                               ("schedules", "current schedules and summed scheduled time"),
-                              ("aggregates", "aggregates (workers) and summed versions (= applied commands)")):
+                              ("aggregates", "aggregates (workers) and summed versions (= applied commands)"),
+                              ("users", "registered users"), ("tasks", "tasks"),
+                              ("invoices", "issued invoices and summed totals (cents)"),
+                              ("paid", "paid invoices and summed payments (cents)")):
                 expect(ch[key] == pg[key], "%s: per tenant %s equal PostgreSQL's / the model's" % (fmt, what),
                        {"clickhouse": ch[key], "postgresql": pg[key]})
 

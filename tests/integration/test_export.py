@@ -154,7 +154,8 @@ def main():
         path = os.path.join(s.dir, "workload.jsonl")
         cmds = pipeline.write_workload(path, tenants=3, workers=50, commands=n, seed=seed, reject_ratio=0.05)
         m = model.run_model(cmds)
-        s.start_all()
+        s.start_all(services=("identity", "presence"))
+        pipeline.setup_identity(s, cmds)
         run = s.post_file(path, concurrency=8)
         expect(run.popen.returncode == 0, "hivelog post exited 0", run.stderr_tail())
         pipeline.wait_caught_up(s, m, timeout=120)
@@ -172,7 +173,14 @@ def main():
         want = expected_counts(cmds, m)
         got = {t: man["tables"][t]["rows"] for t in want}
         expect(got == want, "rows per table == applied commands per type in the model %s" % want, got)
-        expect(summ["rows_exported"] == sum(want.values()), "the summary counts %d rows" % sum(want.values()), summ)
+        # The identity set-up (tenants, keys, users) is exported too: one row per read-model row.
+        ident = {t: v["rows"] for t, v in man["tables"].items() if t.startswith("identity_")}
+        pg_ident = sum(int(s.psql("SELECT count(*) FROM %s" % t, db="hive_identity")[0][0])
+                       for t in ("tenants", "api_keys", "users"))
+        expect(sum(ident.values()) == pg_ident, "identity tables hold one row per tenant, key and user "
+               "in hive_identity (%d)" % pg_ident, ident)
+        expect(summ["rows_exported"] == sum(want.values()) + pg_ident,
+               "the summary counts %d rows" % (sum(want.values()) + pg_ident), summ)
         errs = man["errors"]
         expect(len(errs) == 1 and errs[0]["partition"] == 2 and "Confluent" in errs[0]["error"]
                and errs[0]["value_bytes"] == len(b"not an Avro record"),
@@ -204,6 +212,7 @@ def main():
         path2 = os.path.join(s.dir, "workload2.jsonl")
         cmds2 = pipeline.write_workload(path2, tenants=2, workers=20, commands=600, seed=seed + 1, reject_ratio=0.0)
         m_all = model.run_model(cmds + cmds2)
+        pipeline.setup_identity(s, cmds2)
         run = s.post_file(path2, concurrency=4)
         expect(run.popen.returncode == 0, "second workload posted", run.stderr_tail())
         pipeline.wait_caught_up(s, m_all, timeout=120)
@@ -240,6 +249,7 @@ def main():
         path3 = os.path.join(s.dir, "workload3.jsonl")
         cmds3 = pipeline.write_workload(path3, tenants=1, workers=10, commands=200, seed=seed + 2, reject_ratio=0.0)
         m3 = model.run_model(cmds + cmds2 + cmds3)
+        pipeline.setup_identity(s, cmds3)
         run = s.post_file(path3, concurrency=4)
         want3 = expected_counts(cmds + cmds2 + cmds3, m3)
         s.wait_until(lambda: followed(want3), 60, "export --follow to export events posted while it runs")
