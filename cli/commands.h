@@ -12,5 +12,8 @@ int cmd_post(int argc, char **argv);
 int cmd_bootstrap(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+int cmd_schemas(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_clickhouse(int argc, char **argv);
 
 #endif

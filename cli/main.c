@@ -20,7 +20,10 @@ static const subcommand subcommands[] = {
     {"bootstrap", cmd_bootstrap, "create the first tenant and its admin API key (printed once)"},
     {"post", cmd_post, "post one command or a JSONL file of commands to the api"},
     {"dlq", cmd_dlq, "list records consumers could not process, with the reason"},
+    {"export", cmd_export, "event topics -> ClickHouse-ready files (JSONEachRow/RowBinary), exactly once"},
+    {"clickhouse", cmd_clickhouse, "ClickHouse DDL generated from the event schemas (sql/clickhouse/)"},
     {"config", cmd_config, "print the effective configuration (secrets masked)"},
+    {"schemas", cmd_schemas, "check that every schema version reads all earlier ones (BACKWARD_TRANSITIVE)"},
 };
 
 static void usage(FILE *out) {
@@ -29,7 +32,7 @@ static void usage(FILE *out) {
             "usage: hivelog <command> [options]   (hivelog <command> --help for details)\n\n"
             "commands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(out, "  %-9s %s\n", subcommands[i].name, subcommands[i].summary);
+        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(out,
             "\nconfiguration comes from HIVE_* environment variables (see `hivelog config`);\n"
             "flags override them. Logs are JSON lines on stderr.\n");

@@ -413,6 +413,10 @@ int cmd_project(int argc, char **argv) {
     hive_config_apply_parent_death(&p->cfg);
     cli_install_signals();
     int rc = setup(p);
+    if (rc && !p->reg) { /* the schemas (or the registry) failed first: nothing else to undo */
+        free(p);
+        return rc;
+    }
     if (rc) return rc;
     hive_info("projector running", "\"topic\":\"%s\",\"topics\":%d", p->topics[0], p->topic_count);
     rd_kafka_message_t **msgs = calloc((size_t)p->cfg.batch_max, sizeof *msgs);

@@ -57,6 +57,7 @@ int hive_config_load(hive_config *cfg) {
     set_str(cfg->api_url, sizeof cfg->api_url, "HIVE_API_URL", "http://127.0.0.1:8080");
     set_str(cfg->decider_id, sizeof cfg->decider_id, "HIVE_DECIDER_ID", "0");
     set_str(cfg->kafka_extra, sizeof cfg->kafka_extra, "HIVE_KAFKA_CONFIG", "");
+    set_str(cfg->schema_registry_url, sizeof cfg->schema_registry_url, "HIVE_SCHEMA_REGISTRY_URL", "");
     rc |= set_long(&n, "HIVE_PARTITIONS", 4, 1, 1024);
     cfg->partitions = (int)n;
     rc |= set_long(&n, "HIVE_MAX_BODY", 1 << 20, 1024, 64L << 20);
@@ -67,6 +68,8 @@ int hive_config_load(hive_config *cfg) {
     cfg->batch_wait_ms = (int)n;
     rc |= set_long(&n, "HIVE_EXIT_WITH_PARENT", 0, 0, 1);
     cfg->exit_with_parent = (int)n;
+    rc |= set_long(&n, "HIVE_SCHEMA_REGISTRY_WAIT_MS", 30000, 0, 600000);
+    cfg->schema_registry_wait_ms = (int)n;
     return rc ? HIVE_ERR_INVALID : 0;
 }
 
@@ -98,6 +101,14 @@ void hive_config_mask_secret(const char *in, char *out, size_t cap) {
     out[n < cap ? n : cap - 1] = '\0';
 }
 
+void hive_config_mask_url(const char *in, char *out, size_t cap) {
+    const char *scheme = strstr(in, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    if (at && colon && colon < at) snprintf(out, cap, "%.*s:***%s", (int)(colon - in), in, at);
+    else snprintf(out, cap, "%s", in);
+}
+
 void hive_config_print(const hive_config *cfg, FILE *out) {
     char masked[1024];
     static const char *const dsn_services[] = {"identity", "presence", "tasks", "billing", "audit"};
@@ -122,6 +133,9 @@ void hive_config_print(const hive_config *cfg, FILE *out) {
     fprintf(out, "HIVE_BATCH_WAIT_MS=%d\n", cfg->batch_wait_ms);
     fprintf(out, "HIVE_EXIT_WITH_PARENT=%d\n", cfg->exit_with_parent);
     fprintf(out, "HIVE_KAFKA_CONFIG=%s\n", cfg->kafka_extra[0] ? "(set, values masked)" : "");
+    hive_config_mask_url(cfg->schema_registry_url, masked, sizeof masked);
+    fprintf(out, "HIVE_SCHEMA_REGISTRY_URL=%s\n", masked);
+    fprintf(out, "HIVE_SCHEMA_REGISTRY_WAIT_MS=%d\n", cfg->schema_registry_wait_ms);
 }
 
 void hive_config_apply_parent_death(const hive_config *cfg) {

@@ -28,6 +28,8 @@ typedef struct {
     int batch_wait_ms;        /* HIVE_BATCH_WAIT_MS */
     int exit_with_parent;     /* HIVE_EXIT_WITH_PARENT */
     char kafka_extra[1024];   /* HIVE_KAFKA_CONFIG: "k=v,k=v" passed to librdkafka (TLS/SASL) */
+    char schema_registry_url[1024]; /* HIVE_SCHEMA_REGISTRY_URL: Confluent-compatible registry, or "" */
+    int schema_registry_wait_ms;    /* HIVE_SCHEMA_REGISTRY_WAIT_MS: retry an unreachable registry at start-up */
 } hive_config;
 
 /* Fills cfg from defaults and the environment. Returns 0 or HIVE_ERR_INVALID
@@ -45,6 +47,8 @@ void hive_config_print(const hive_config *cfg, FILE *out);
 
 /* Masks password=... in a libpq conninfo or URL userinfo into out. */
 void hive_config_mask_secret(const char *in, char *out, size_t cap);
+/* Masks the password of a URL's userinfo (http://user:***@host). */
+void hive_config_mask_url(const char *in, char *out, size_t cap);
 
 /* Makes the calling process receive SIGTERM when its parent dies, if cfg asks. */
 void hive_config_apply_parent_death(const hive_config *cfg);

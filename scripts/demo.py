@@ -873,6 +873,10 @@ def run_demo(st):
     quiet = io.StringIO()        # the harness's own progress lines; we print ours
     with contextlib.redirect_stdout(quiet):
         st.start_broker()
+    if st.registry_url:
+        say("schema registry on %s (every process registers its schemas there and writes their ids)"
+            % st.registry_url)
+    with contextlib.redirect_stdout(quiet):
         st.start_api()
     st.start_decider()
     for svc in SERVICES:

@@ -522,6 +522,7 @@ int cmd_api(int argc, char **argv) {
     char err[512];
     if (hive_registry_load(&srv->reg, srv->cfg.schemas_dir, err, sizeof err)) {
         hive_error("cannot load schemas", "\"error\":\"%s\"", err);
+        free(srv);
         return 1;
     }
     if (hive_pepper_load(srv->cfg.pepper_file, 0, srv->pepper, err, sizeof err)) {

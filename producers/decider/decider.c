@@ -66,24 +66,24 @@ typedef struct {
     hive_buf buf;
     avro_value_t outcome_value, dlq_value;
     const hive_schema *outcome_schema, *dlq_schema;
-    avro_value_t event_values[512][DECIDER_MAX_EVENTS_PER_COMMAND];
-    unsigned char have_event_value[512][DECIDER_MAX_EVENTS_PER_COMMAND];
+    avro_value_t event_values[HIVE_REGISTRY_MAX_LOCAL][DECIDER_MAX_EVENTS_PER_COMMAND];
+    unsigned char have_event_value[HIVE_REGISTRY_MAX_LOCAL][DECIDER_MAX_EVENTS_PER_COMMAND];
 } scratch;
 
 static scratch sc;
 
 avro_value_t *decider_emit_event(decider_emit *em, const char *schema_name) {
     const hive_schema *s = hive_registry_by_name(em->d->reg, schema_name);
-    if (!s || em->n == DECIDER_MAX_EVENTS_PER_COMMAND || s->id >= 512) {
+    if (!s || em->n == DECIDER_MAX_EVENTS_PER_COMMAND || s->slot >= HIVE_REGISTRY_MAX_LOCAL) {
         decider_emit_reject(em, 500, "internal", "event schema missing");
         return NULL;
     }
     int i = em->n++;
-    if (!sc.have_event_value[s->id][i]) {
-        if (avro_generic_value_new(s->iface, &sc.event_values[s->id][i])) return NULL;
-        sc.have_event_value[s->id][i] = 1;
+    if (!sc.have_event_value[s->slot][i]) {
+        if (avro_generic_value_new(s->iface, &sc.event_values[s->slot][i])) return NULL;
+        sc.have_event_value[s->slot][i] = 1;
     }
-    avro_value_t *v = &sc.event_values[s->id][i];
+    avro_value_t *v = &sc.event_values[s->slot][i];
     avro_value_reset(v);
     em->schemas[i] = s;
     em->values[i] = *v;
@@ -300,8 +300,11 @@ static int decide_one(decider *d, rd_kafka_message_t *m, pending_outcome *po, in
         hive_avro_set_opt_string(&evmeta, "actor", actor);
         hive_avro_set_long(&evmeta, "seq", (*seq)++);
         if (hive_codec_encode(em.schemas[i], ev, &sc.buf)) return HIVE_ERR_CODEC;
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(1);
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
         rd_kafka_header_add(hdrs, DECIDER_HEADER_SOURCE, -1, source, (ssize_t)strlen(source));
+        /* The record name, for consumers that cannot see the schema id (ClickHouse's Kafka
+         * engine routes events to their tables by it: sql/clickhouse/02_kafka.sql). */
+        rd_kafka_header_add(hdrs, DECIDER_HEADER_EVENT_TYPE, -1, pe->type_name, (ssize_t)strlen(pe->type_name));
         int rc = produce(d, d->events_topics[si], m->partition, aggregate, strlen(aggregate),
                          &sc.buf, hdrs, &pe->slot);
         if (rc) return rc;
@@ -538,6 +541,10 @@ int cmd_decide(int argc, char **argv) {
     hive_config_apply_parent_death(&d->cfg);
     cli_install_signals();
     int rc = setup(d);
+    if (rc && !d->reg) { /* the schemas (or the registry) failed first: nothing else to undo */
+        free(d);
+        return rc;
+    }
     if (rc) return rc;
     hive_info("decider running", "\"topic\":\"%s\",\"services\":%d", d->commands_topic,
               d->service_count);
@@ -584,7 +591,7 @@ int cmd_decide(int argc, char **argv) {
     rd_kafka_destroy(d->reader);
     rd_kafka_flush(d->producer, 10000);
     rd_kafka_destroy(d->producer);
-    for (int i = 0; i < 512; i++)
+    for (int i = 0; i < HIVE_REGISTRY_MAX_LOCAL; i++)
         for (int j = 0; j < DECIDER_MAX_EVENTS_PER_COMMAND; j++)
             if (sc.have_event_value[i][j]) avro_value_decref(&sc.event_values[i][j]);
     avro_value_decref(&sc.outcome_value);

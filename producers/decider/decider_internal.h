@@ -17,6 +17,7 @@
 #define DECIDER_MAX_SERVICES 16
 #define DECIDER_MAX_EVENTS_PER_COMMAND 8
 #define DECIDER_HEADER_SOURCE "hive-command" /* "<partition>:<offset>" of the causing command */
+#define DECIDER_HEADER_EVENT_TYPE "hive-event-type" /* the event's Avro record full name */
 
 typedef struct {
     hive_config cfg;

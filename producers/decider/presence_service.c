@@ -67,6 +67,8 @@ static void decide(void *state, const hive_command_type *type, avro_value_t *pay
         copy_opt_string(payload, ev, "device_id");
         copy_opt_double(payload, ev, "latitude");
         copy_opt_double(payload, ev, "longitude");
+        copy_opt_double(payload, ev, "accuracy_m");
+        copy_opt_double(payload, ev, "altitude_m");
         break;
     }
     case PRESENCE_CHECK_OUT:

@@ -3,10 +3,12 @@
 `Stack` is a context manager that makes a fresh run directory, starts a
 throwaway PostgreSQL cluster there (scripts/pgcluster.sh, owned by this
 Python process so it dies with us), and on request the hivelog processes:
-`broker` (librdkafka mock cluster; we wait for RUN/broker.addr), `api`,
-`decider`, `projector` (presence). Each runs with HIVE_BROKERS,
-HIVE_PRESENCE_DSN, HIVE_API_LISTEN, HIVE_PARTITIONS and
-HIVE_EXIT_WITH_PARENT=1, its stderr in RUN/<name>.log. Helpers talk HTTP
+`broker` (librdkafka mock cluster and the schema registry it serves; we
+wait for RUN/broker.addr and read RUN/registry.url), `api`, `decider`,
+`projector` (presence). Each runs with HIVE_BROKERS,
+HIVE_SCHEMA_REGISTRY_URL (unless Stack(registry=False): then the fixed ids
+of schemas/registry.tsv are used), HIVE_PRESENCE_DSN, HIVE_API_LISTEN,
+HIVE_PARTITIONS and HIVE_EXIT_WITH_PARENT=1, its stderr in RUN/<name>.log. Helpers talk HTTP
 (keep-alive), run psql, run `hivelog post`, and poll with `wait_until`.
 
 On exit every started process gets SIGTERM (it must exit 0 within 20 s),
@@ -114,9 +116,12 @@ class Proc:
 
 
 class Stack:
-    def __init__(self, name="test", partitions=4, keep=None):
+    def __init__(self, name="test", partitions=4, keep=None, registry=True):
         self.name = name
         self.partitions = partitions
+        self.registry = registry   # serve a schema registry from the broker and use it
+        self.registry_url = None
+        self.extra_env = {}        # added to every process started (or restarted) from now on
         self.keep = keep if keep is not None else os.environ.get("HIVE_KEEP_RUN_DIR") == "1"
         self.procs = {}            # name -> Proc, in start order
         self.bin = None
@@ -235,6 +240,10 @@ class Stack:
         e.pop("HIVE_API_KEY", None)
         if self.brokers:
             e["HIVE_BROKERS"] = self.brokers
+        e.pop("HIVE_SCHEMA_REGISTRY_URL", None)
+        if self.registry_url:
+            e["HIVE_SCHEMA_REGISTRY_URL"] = self.registry_url
+        e.update(self.extra_env)
         if self.api_port:
             e["HIVE_API_LISTEN"] = "127.0.0.1:%d" % self.api_port
             e["HIVE_API_URL"] = self.api_url
@@ -249,11 +258,16 @@ class Stack:
 
     def start_broker(self, timeout=30):
         addr_file = os.path.join(self.dir, "broker.addr")
-        self._spawn("broker", ["broker", "--run-dir", self.dir, "--partitions", str(self.partitions)])
+        self._spawn("broker", ["broker", "--run-dir", self.dir, "--partitions", str(self.partitions)]
+                    + ([] if self.registry else ["--no-registry"]))
         self.wait_until(lambda: os.path.exists(addr_file), timeout, "broker.addr to appear")
         with open(addr_file) as f:
             self.brokers = f.read().strip()
         print("broker at %s" % self.brokers, flush=True)
+        if self.registry:
+            with open(os.path.join(self.dir, "registry.url")) as f:
+                self.registry_url = f.read().strip()
+            print("schema registry at %s" % self.registry_url, flush=True)
         return self.brokers
 
     @property

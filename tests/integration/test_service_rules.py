@@ -142,6 +142,9 @@ TASKS = [
     ("assign twice", c("task.assign", {"project_id": P1, "task_id": T1, "user_id": U1}), (409, "already_assigned")),
     ("unassign someone not assigned", c("task.unassign", {"project_id": P1, "task_id": T1, "user_id": U2}),
      (409, "not_assigned")),
+    ("unassign U1", c("task.unassign", {"project_id": P1, "task_id": T1, "user_id": U1}), (OK, ["TaskUnassigned"])),
+    ("assign T1 to U1 again", c("task.assign", {"project_id": P1, "task_id": T1, "user_id": U1}),
+     (OK, ["TaskAssigned"])),
     ("todo -> review skips a step", c("task.set_status", {"project_id": P1, "task_id": T1, "status": "review"}),
      (409, "invalid_transition")),
     ("todo -> todo", c("task.set_status", {"project_id": P1, "task_id": T1, "status": "todo"}),
@@ -210,6 +213,11 @@ TASKS = [
     ("change: replacement already placed", c("assignment.change", {"assignment_id": AS1, "target_id": TG1,
                                                                    "participant_id": PA[0], "replacement_id": PA[1]}),
      (409, "double_booked")),
+    ("participant 4 (forklift)", c("participant.register", {"participant_id": PA[3], "name": "P4",
+                                                            "skills": ["forklift"]}), (OK, ["ParticipantRegistered"])),
+    ("change: P1 replaced by P4 on the dock", c("assignment.change", {"assignment_id": AS1, "target_id": TG1,
+                                                                      "participant_id": PA[0], "replacement_id": PA[3]}),
+     (OK, ["AssignmentChanged"])),
 ]
 
 BILLING = [
