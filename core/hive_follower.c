@@ -156,5 +156,17 @@ bool hive_follower_sync(hive_follower *f, int timeout_ms) {
     return true;
 }
 
+bool hive_follower_wait_offset(hive_follower *f, const char *topic, int32_t partition,
+                               int64_t offset, int timeout_ms) {
+    int ti = topic_index(f, topic);
+    if (ti < 0 || partition < 0 || partition >= MAX_PARTITIONS) return false;
+    int64_t until = hive_time_mono_ms() + timeout_ms;
+    while (atomic_load(&f->next[ti][partition]) <= offset) {
+        if (hive_time_mono_ms() >= until) return false;
+        usleep(1000);
+    }
+    return true;
+}
+
 uint64_t hive_follower_records(const hive_follower *f) { return f->records; }
 uint64_t hive_follower_undecodable(const hive_follower *f) { return f->undecodable; }

@@ -35,6 +35,10 @@ bool hive_follower_wait_ready(hive_follower *f, int timeout_ms);
  * was in its topics when called (high watermarks asked of the broker), or
  * timeout_ms passes. Returns true when caught up. Thread-safe. */
 bool hive_follower_sync(hive_follower *f, int timeout_ms);
+/* Blocks until the follower has handed the record at (topic, partition,
+ * offset) to its callback, or timeout_ms passes. Returns true when it has. */
+bool hive_follower_wait_offset(hive_follower *f, const char *topic, int32_t partition,
+                               int64_t offset, int timeout_ms);
 uint64_t hive_follower_records(const hive_follower *f);
 uint64_t hive_follower_undecodable(const hive_follower *f);
 

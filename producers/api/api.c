@@ -177,6 +177,7 @@ static enum MHD_Result send_outcome(api_server *srv, struct MHD_Connection *c,
     }
     /* A key is shown only with a command that was applied. */
     const char *key = v.state == IDX_DECIDED && v.http_status == 200 ? rs->api_key : NULL;
+    if (v.state == IDX_DECIDED && v.http_status == 200) api_auth_wait_applied(srv->auth, v.outcome_json, 2000);
     if (v.state == IDX_DECIDED && v.outcome_json)
         r = send_json_with_key(srv, c, v.http_status ? v.http_status : 200, v.outcome_json, key);
     else
@@ -351,7 +352,7 @@ static enum MHD_Result get_command(api_server *srv, struct MHD_Connection *c,
 }
 
 static enum MHD_Result get_metrics(api_server *srv, struct MHD_Connection *c) {
-    char body[2048];
+    char body[4096];
     snprintf(body, sizeof body,
              "# HELP hivelog_http_requests_total HTTP requests by status class.\n"
              "# TYPE hivelog_http_requests_total counter\n"
@@ -367,6 +368,9 @@ static enum MHD_Result get_metrics(api_server *srv, struct MHD_Connection *c) {
              "# HELP hivelog_intake_rejected_total Requests refused by validation.\n"
              "# TYPE hivelog_intake_rejected_total counter\n"
              "hivelog_intake_rejected_total %lu\n"
+             "# HELP hivelog_auth_rejected_total Requests refused for their API key (401, 403, 429).\n"
+             "# TYPE hivelog_auth_rejected_total counter\n"
+             "hivelog_auth_rejected_total %lu\n"
              "# HELP hivelog_log_errors_total Commands the log could not take (503).\n"
              "# TYPE hivelog_log_errors_total counter\n"
              "hivelog_log_errors_total %lu\n"
@@ -379,7 +383,7 @@ static enum MHD_Result get_metrics(api_server *srv, struct MHD_Connection *c) {
              atomic_load(&srv->by_status[2]), atomic_load(&srv->by_status[4]),
              atomic_load(&srv->by_status[5]), atomic_load(&srv->accepted),
              atomic_load(&srv->replays), atomic_load(&srv->intake_errors),
-             atomic_load(&srv->log_errors),
+             atomic_load(&srv->auth_errors), atomic_load(&srv->log_errors),
              (unsigned long long)command_index_commands_seen(srv->index),
              (unsigned long long)command_index_outcomes_seen(srv->index));
     struct MHD_Response *r =

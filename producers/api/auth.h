@@ -37,6 +37,11 @@ int api_auth_authenticate(api_auth *a, const char *bearer, const char *x_api_key
  * commands for other tenants. Returns 0, or 403 with out filled. */
 int api_auth_authorize(api_auth *a, const char *tenant, const char *service, const char *type,
                        auth_result *out);
+/* Read-your-writes for identity changes: waits (at most timeout_ms) until
+ * this api's view has applied the identity events an outcome lists, so a
+ * key issued (or revoked) by an answered command works (or fails) at once
+ * on this api. outcome_json is the outcome body the client gets. */
+void api_auth_wait_applied(api_auth *a, const char *outcome_json, int timeout_ms);
 /* May the key read things of this tenant (GET /v1/commands/{id})? */
 bool api_auth_same_tenant(const auth_result *r, const char *tenant);
 

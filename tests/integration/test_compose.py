@@ -47,9 +47,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from stack import StackError, expect, hivelog_bin, repo_root, run_test  # noqa: E402
 
-HIVELOG_SERVICES = {"api": ["api"], "decider": ["decide"],
-                    "projector-presence": ["project", "presence"], "exporter": ["export"]}
-ALL_SERVICES = {"redpanda", "redpanda-init", "console", "postgres", "clickhouse"} | set(HIVELOG_SERVICES)
+PROJECTED = ("identity", "presence", "tasks", "billing", "audit")
+HIVELOG_SERVICES = dict({"api": ["api"], "decider": ["decide"], "exporter": ["export"]},
+                        **{"projector-" + svc: ["project", svc] for svc in PROJECTED})
+ALL_SERVICES = {"redpanda", "redpanda-init", "console", "postgres", "clickhouse",
+                "secrets-init"} | set(HIVELOG_SERVICES)
 
 
 # ------------------------------------------------------------------ compose
@@ -398,19 +400,29 @@ def test():
                env.get("HIVE_PARTITIONS"))
         expect(env.get("HIVE_TOPIC_PREFIX", prefix) == prefix,
                "%s uses topic prefix %s" % (name, prefix), env.get("HIVE_TOPIC_PREFIX"))
-        dsn = env.get("HIVE_PRESENCE_DSN") or ""
-        expect("host=postgres" in dsn and "dbname=hive_presence" in dsn,
-               "%s's HIVE_PRESENCE_DSN points at the postgres service's hive_presence" % name,
-               re.sub(r"password=\S+", "password=***", dsn))
+        for svc_db in PROJECTED:
+            dsn = env.get("HIVE_%s_DSN" % svc_db.upper()) or ""
+            expect("host=postgres" in dsn and "dbname=hive_%s" % svc_db in dsn,
+                   "%s's HIVE_%s_DSN points at the postgres service's hive_%s" % (name, svc_db.upper(), svc_db),
+                   re.sub(r"password=\S+", "password=***", dsn))
+        expect(env.get("HIVE_API_KEY_PEPPER_FILE") == "/var/lib/hivelog/secrets/api-key-pepper",
+               "%s knows where the API key pepper is" % name, env.get("HIVE_API_KEY_PEPPER_FILE"))
         expect(condition(svc, "redpanda-init") == "service_completed_successfully",
                "%s starts after redpanda-init completed successfully" % name, svc.get("depends_on"))
         expect(str(svc.get("restart")) == "unless-stopped", "%s restarts unless stopped" % name,
                svc.get("restart"))
         expect(healthcheck_test(svc), "%s has a healthcheck" % name, svc.get("healthcheck"))
-    expect(condition(services["projector-presence"], "postgres") == "service_healthy",
-           "projector-presence starts after postgres is healthy",
-           services["projector-presence"].get("depends_on"))
+    for svc_db in PROJECTED:
+        name = "projector-" + svc_db
+        expect(condition(services[name], "postgres") == "service_healthy",
+               "%s starts after postgres is healthy" % name, services[name].get("depends_on"))
     api = services["api"]
+    expect(condition(api, "secrets-init") == "service_completed_successfully",
+           "api starts after secrets-init made the pepper", api.get("depends_on"))
+    expect(any("hivelog-secrets:/var/lib/hivelog/secrets" in str(v) or
+               (isinstance(v, dict) and v.get("source") == "hivelog-secrets"
+                and v.get("target") == "/var/lib/hivelog/secrets") for v in api.get("volumes") or []),
+           "api mounts the hivelog-secrets volume at /var/lib/hivelog/secrets", api.get("volumes"))
     expect("0.0.0.0:8080" in (api.get("command") or []),
            "api listens on 0.0.0.0:8080 inside its container", api.get("command"))
     expect("/readyz" in (healthcheck_test(api) or ""), "api's healthcheck asks GET /readyz",
