@@ -6,7 +6,7 @@ generator is generic over event schemas.
   (`hivelog clickhouse ddl --check sql/clickhouse`); after adding or changing
   an event schema, regenerate with `hivelog clickhouse ddl --out sql/clickhouse`.
 - With a copy of schemas/ plus event types this release does not have (a
-  billing event with money as a nested record, an enum, an array of records,
+  sample event type (as a billing service might have) with money as a nested record, an enum, an array of records,
   bytes, an optional nested record, a payload field named like a meta field,
   a v2 of an existing event adding a field with a default, and a field
   required in one event type but optional in another on the same topic), the generated
@@ -31,7 +31,7 @@ MONEY = {"type": "record", "name": "Money", "namespace": "hivelog",
          "fields": [{"name": "amount", "type": "long"}, {"name": "currency", "type": "string"}]}
 
 INVOICE = {
-    "type": "record", "name": "InvoiceIssued", "namespace": "hivelog.event.billing",
+    "type": "record", "name": "InvoiceIssued", "namespace": "hivelog.event.sample",
     "fields": [
         {"name": "meta", "type": "hivelog.EventMeta"},
         {"name": "invoice_id", "type": {"type": "string", "logicalType": "uuid"}},
@@ -51,7 +51,7 @@ INVOICE = {
 
 
 VOIDED = {
-    "type": "record", "name": "InvoiceVoided", "namespace": "hivelog.event.billing",
+    "type": "record", "name": "InvoiceVoided", "namespace": "hivelog.event.sample",
     "fields": [
         {"name": "meta", "type": "hivelog.EventMeta"},
         {"name": "invoice_id", "type": {"type": "string", "logicalType": "uuid"}},
@@ -125,10 +125,10 @@ def main():
         shutil.copytree(os.path.join(root, "schemas"), sdir)
         with open(os.path.join(sdir, "types", "Money.avsc"), "w") as f:
             json.dump(MONEY, f)
-        os.makedirs(os.path.join(sdir, "events", "billing"))
-        with open(os.path.join(sdir, "events", "billing", "InvoiceIssued.v1.avsc"), "w") as f:
+        os.makedirs(os.path.join(sdir, "events", "sample"))
+        with open(os.path.join(sdir, "events", "sample", "InvoiceIssued.v1.avsc"), "w") as f:
             json.dump(INVOICE, f)
-        with open(os.path.join(sdir, "events", "billing", "InvoiceVoided.v1.avsc"), "w") as f:
+        with open(os.path.join(sdir, "events", "sample", "InvoiceVoided.v1.avsc"), "w") as f:
             json.dump(VOIDED, f)
         with open(os.path.join(root, "schemas", "events", "presence", "CheckedIn.v1.avsc")) as f:
             v2 = json.load(f)
@@ -136,9 +136,9 @@ def main():
         with open(os.path.join(sdir, "events", "presence", "CheckedIn.v2.avsc"), "w") as f:
             json.dump(v2, f)
         with open(os.path.join(sdir, "registry.tsv"), "a") as f:
-            f.write("90\tbilling.events\tevents/billing/InvoiceIssued.v1.avsc\n")
+            f.write("90\tsample.events\tevents/sample/InvoiceIssued.v1.avsc\n")
             f.write("91\tpresence.events\tevents/presence/CheckedIn.v2.avsc\n")
-            f.write("92\tbilling.events\tevents/billing/InvoiceVoided.v1.avsc\n")
+            f.write("92\tsample.events\tevents/sample/InvoiceVoided.v1.avsc\n")
         out = os.path.join(tmp, "ddl")
         os.makedirs(out)
         env["HIVE_SCHEMAS_DIR"] = sdir
@@ -147,28 +147,28 @@ def main():
         expect(p.returncode == 0, "DDL generated for schemas with new event types", p.stderr)
         tables = open(os.path.join(out, "01_tables.sql")).read()
         kafka = open(os.path.join(out, "02_kafka.sql")).read()
-        cols = ddl_columns(tables, "billing_invoice_issued")
+        cols = ddl_columns(tables, "sample_invoice_issued")
         for name, typ in expected_columns().items():
-            expect(cols.get(name) == typ, "billing_invoice_issued.%s is %s" % (name, typ), cols.get(name))
+            expect(cols.get(name) == typ, "sample_invoice_issued.%s is %s" % (name, typ), cols.get(name))
         expect(list(cols)[:12] == ["event_id", "command_id", "correlation_id", "causation_id", "tenant_id",
                                    "aggregate_type", "aggregate_id", "aggregate_version", "occurred_at",
                                    "recorded_at", "actor", "seq"], "meta columns come first, unprefixed", list(cols))
         ci = ddl_columns(tables, "presence_checked_in")
         expect(ci.get("source") == "Nullable(String)" and "schema id 91" in tables,
                "CheckedIn's table follows its newest version (v2 adds `source`)", ci)
-        expect("CREATE TABLE IF NOT EXISTS hive.kafka_billing_events" in kafka
-               and "kafka_topic_list = 'hive.billing.events'" in kafka
+        expect("CREATE TABLE IF NOT EXISTS hive.kafka_sample_events" in kafka
+               and "kafka_topic_list = 'hive.sample.events'" in kafka
                and "base64Encode(`pdf_digest`) AS `pdf_digest`" in kafka
                and "`total.amount` AS `total_amount`" in kafka
                and "`tenant_id` AS `payload_tenant_id`" in kafka,
-               "02_kafka.sql gains a Kafka table for hive.billing.events with Avro-path column mapping")
+               "02_kafka.sql gains a Kafka table for hive.sample.events with Avro-path column mapping")
         expect("    `status` LowCardinality(Nullable(String)),\n" in kafka,
                "a field required in one event type and optional in another on one topic is read as optional",
-               kafka[kafka.index("kafka_billing_events"):][:1500])
+               kafka[kafka.index("kafka_sample_events"):][:1500])
         created = run_chdb([os.path.join(out, "01_tables.sql"), os.path.join(out, "02_kafka.sql")])
         names = {r["name"]: r["engine"] for r in created}
-        expect(names.get("billing_invoice_issued") == "MergeTree" and names.get("kafka_billing_events") == "Kafka"
-               and names.get("billing_invoice_issued_from_kafka") == "MaterializedView"
+        expect(names.get("sample_invoice_issued") == "MergeTree" and names.get("kafka_sample_events") == "Kafka"
+               and names.get("sample_invoice_issued_from_kafka") == "MaterializedView"
                and names.get("aggregates") == "ReplacingMergeTree",
                "ClickHouse created the new event type's table, Kafka table and views", names)
         h = subprocess.run([binary, "clickhouse", "ddl", "--help"], capture_output=True, text=True)

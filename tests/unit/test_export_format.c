@@ -75,7 +75,9 @@ static void test_columns(void **state) {
     assert_string_equal(t->cols[10].ch_type, "Nullable(String)");
     assert_string_equal(t->cols[11].name, "seq");
     assert_string_equal(t->cols[12].name, "record_id");
-    assert_string_equal(t->cols[t->ncols - 1].name, "longitude");
+    /* the newest version (v2) adds accuracy_m and altitude_m after longitude */
+    assert_string_equal(t->cols[t->ncols - 3].name, "longitude");
+    assert_string_equal(t->cols[t->ncols - 1].name, "altitude_m");
     assert_string_equal(t->cols[t->ncols - 1].ch_type, "Nullable(Float64)");
     assert_null(hive_flat_model_find(model, "hivelog.command.presence.CheckIn"));
     const hive_flat_table *s = hive_flat_model_find(model, "hivelog.event.presence.ScheduleSet");
@@ -103,6 +105,8 @@ static void fill_checked_in(avro_value_t *v, int with_location) {
     hive_avro_set_opt_string(v, "device_id", NULL);
     hive_avro_set_opt_double(v, "latitude", 52.5, 0);
     hive_avro_set_opt_double(v, "longitude", 0, 1);
+    hive_avro_set_opt_double(v, "accuracy_m", 4.5, 0);
+    hive_avro_set_opt_double(v, "altitude_m", 0, 1);
 }
 
 static void test_jsonl_row(void **state) {
@@ -124,7 +128,7 @@ static void test_jsonl_row(void **state) {
         "\"occurred_at\":\"2026-03-02T07:00:00.000000Z\",\"recorded_at\":\"1969-12-31T23:59:59.999999Z\","
         "\"actor\":null,\"seq\":7,\"record_id\":\"00112233-4455-6677-8899-aabbccddeeff\","
         "\"user_id\":\"00112233-4455-6677-8899-aabbccddeeff\",\"at\":\"2026-03-02T07:00:00.123456Z\","
-        "\"location\":\"Dock \\\"3\\\"\\n\",\"device_id\":null,\"latitude\":52.5,\"longitude\":null}\n";
+        "\"location\":\"Dock \\\"3\\\"\\n\",\"device_id\":null,\"latitude\":52.5,\"longitude\":null,\"accuracy_m\":4.5,\"altitude_m\":null}\n";
     assert_string_equal(text, want);
     free(text);
     hive_buf_free(&out);
@@ -163,7 +167,12 @@ static void test_rowbinary_row(void **state) {
     memcpy(&lat, p + off + 3, 8);
     assert_true(lat == 52.5);
     assert_int_equal(p[off + 11], 1); /* longitude null */
-    assert_int_equal(out.len, off + 12);
+    assert_int_equal(p[off + 12], 0); /* accuracy_m present */
+    double acc;
+    memcpy(&acc, p + off + 13, 8);
+    assert_true(acc == 4.5);
+    assert_int_equal(p[off + 21], 1); /* altitude_m null */
+    assert_int_equal(out.len, off + 22);
     hive_buf hdr = {0};
     assert_int_equal(export_format_header(EXPORT_ROWBINARY, t, &hdr), 0);
     assert_int_equal((unsigned char)hdr.data[0], t->ncols);
