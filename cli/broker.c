@@ -15,11 +15,13 @@
 #include "hive_catalog.h"
 #include "hive_config.h"
 #include "hive_log.h"
+#include "registry_server.h"
 
-static int write_addr(const char *run_dir, const char *addr) {
+/* Writes DIR/name atomically (readers poll for the file). */
+static int write_file(const char *run_dir, const char *name, const char *addr) {
     char tmp[1100], path[1100];
-    snprintf(tmp, sizeof tmp, "%s/broker.addr.tmp", run_dir);
-    snprintf(path, sizeof path, "%s/broker.addr", run_dir);
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", run_dir, name);
+    snprintf(path, sizeof path, "%s/%s", run_dir, name);
     FILE *f = fopen(tmp, "w");
     if (!f || fprintf(f, "%s\n", addr) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "hivelog broker: cannot write %s: %s\n", path, strerror(errno));
@@ -29,15 +31,18 @@ static int write_addr(const char *run_dir, const char *addr) {
 }
 
 int cmd_broker(int argc, char **argv) {
-    const char *run_dir = NULL, *v;
+    const char *run_dir = NULL, *v, *registry_listen = "127.0.0.1:0";
     hive_config cfg;
     if (hive_config_load(&cfg)) return 2;
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argc, argv, &i, "run-dir", &v)) run_dir = v;
         else if (cli_flag(argc, argv, &i, "partitions", &v))
             cfg.partitions = (int)cli_int("partitions", v, 1, 1024);
+        else if (cli_flag(argc, argv, &i, "registry-listen", &v)) registry_listen = v;
+        else if (cli_switch(argv, i, "no-registry")) registry_listen = NULL;
         else if (cli_wants_help(argc, argv)) {
-            printf("usage: hivelog broker [--run-dir DIR] [--partitions N]\n\n"
+            printf("usage: hivelog broker [--run-dir DIR] [--partitions N]\n"
+                   "                      [--registry-listen HOST:PORT | --no-registry]\n\n"
                    "Runs librdkafka's mock cluster (one broker) on 127.0.0.1 with a random port\n"
                    "and creates the hivelog topics (<prefix>.commands, .outcomes, .dlq,\n"
                    ".audit.checkpoints and one .<service>.events per service) with N partitions\n"
@@ -47,6 +52,11 @@ int cmd_broker(int argc, char **argv) {
                    "and each partition keeps at most 5 MiB (librdkafka's mock cluster drops older\n"
                    "records beyond that; hivelog processes stop rather than skip them): use more\n"
                    "partitions for bigger runs.\n"
+                   "It also serves a Confluent-compatible schema registry (in memory, like the\n"
+                   "log; default 127.0.0.1 on a random port), prints 'schema registry listening\n"
+                   "on URL' and writes URL to DIR/registry.url before broker.addr; point\n"
+                   "processes at it with HIVE_SCHEMA_REGISTRY_URL, and kcat -r or ClickHouse's\n"
+                   "format_avro_schema_registry_url too.\n"
                    "Stops on SIGTERM/SIGINT, or when its parent exits if HIVE_EXIT_WITH_PARENT=1.\n",
                    cfg.partitions);
             return 0;
@@ -85,17 +95,32 @@ int cmd_broker(int argc, char **argv) {
         hive_config_topic(&cfg, suffix, topic, sizeof topic);
         rd_kafka_mock_topic_create(mc, topic, cfg.partitions, 1);
     }
+    registry_server *sr = NULL;
+    if (registry_listen) {
+        char err[512];
+        if (registry_server_start(&sr, registry_listen, err, sizeof err)) {
+            fprintf(stderr, "hivelog broker: schema registry: %s\n", err);
+            rd_kafka_mock_cluster_destroy(mc);
+            rd_kafka_destroy(rk);
+            return 1;
+        }
+        printf("schema registry listening on %s\n", registry_server_url(sr));
+    }
     const char *addr = rd_kafka_mock_cluster_bootstraps(mc);
     printf("broker listening on %s\n", addr);
     fflush(stdout);
-    if (run_dir && write_addr(run_dir, addr)) {
+    if (run_dir && ((sr && write_file(run_dir, "registry.url", registry_server_url(sr))) ||
+                    write_file(run_dir, "broker.addr", addr))) {
+        registry_server_stop(sr);
         rd_kafka_mock_cluster_destroy(mc);
         rd_kafka_destroy(rk);
         return 1;
     }
-    hive_info("broker ready", "\"bootstrap\":\"%s\",\"partitions\":%d", addr, cfg.partitions);
+    hive_info("broker ready", "\"bootstrap\":\"%s\",\"partitions\":%d,\"schema_registry\":\"%s\"",
+              addr, cfg.partitions, sr ? registry_server_url(sr) : "");
     while (!cli_stop) usleep(100 * 1000);
-    hive_info("broker stopping; the in-memory log is discarded", NULL);
+    hive_info("broker stopping; the in-memory log and schema registry are discarded", NULL);
+    registry_server_stop(sr);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
     return 0;

@@ -17,11 +17,15 @@ static const subcommand subcommands[] = {
     {"decide", cmd_decide, "decider: commands -> events + outcomes, one Kafka transaction per batch"},
     {"project", cmd_project, "projector: a service's events -> its PostgreSQL read model, exactly once"},
     {"migrate", cmd_migrate, "create a service's database and apply its migrations"},
+    {"bootstrap", cmd_bootstrap, "create the first tenant and its admin API key (printed once)"},
     {"post", cmd_post, "post one command or a JSONL file of commands to the api"},
     {"dlq", cmd_dlq, "list records consumers could not process, with the reason"},
+    {"export", cmd_export, "event topics -> ClickHouse-ready files (JSONEachRow/RowBinary), exactly once"},
+    {"clickhouse", cmd_clickhouse, "ClickHouse DDL generated from the event schemas (sql/clickhouse/)"},
     {"seal", cmd_seal, "sealer: sign Merkle checkpoints of every events topic-partition"},
     {"audit", cmd_audit, "keygen, dump, verify, prove, verify-proof: check the log is complete and untampered"},
     {"config", cmd_config, "print the effective configuration (secrets masked)"},
+    {"schemas", cmd_schemas, "check that every schema version reads all earlier ones (BACKWARD_TRANSITIVE)"},
 };
 
 static void usage(FILE *out) {
@@ -30,7 +34,7 @@ static void usage(FILE *out) {
             "usage: hivelog <command> [options]   (hivelog <command> --help for details)\n\n"
             "commands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(out, "  %-9s %s\n", subcommands[i].name, subcommands[i].summary);
+        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(out,
             "\nconfiguration comes from HIVE_* environment variables (see `hivelog config`);\n"
             "flags override them. Logs are JSON lines on stderr.\n");

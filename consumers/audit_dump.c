@@ -3,7 +3,9 @@
  * current end (read_committed) into DIR/log/<topic>/<partition>.records,
  * and every checkpoint on <prefix>.audit.checkpoints into
  * DIR/checkpoints/<topic>/<partition>/<size>.checkpoint (the layout of a
- * sealer's directory), plus DIR/manifest.json. Formats: audit_files.h. */
+ * sealer's directory), the writer schema of every schema id seen into
+ * DIR/schemas/<id>.avsc (so the copy is audited without any registry), plus
+ * DIR/manifest.json. Formats: audit_files.h. */
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -46,6 +48,7 @@ typedef struct {
     int nparts;
     char cp_topic[256];
     uint64_t checkpoints, cp_conflicts, cp_bad;
+    int ids[1024], nids; /* writer schema ids seen on the events topics */
 } dumper;
 
 static int partitions_of(rd_kafka_t *rk, const char *topic) {
@@ -185,6 +188,20 @@ static int write_manifest(dumper *d) {
     return rc;
 }
 
+/* The writer schema of every id seen, so the copy is read without a registry. */
+static int write_schemas(dumper *d) {
+    char dir[PATH_MAX], path[PATH_MAX + 32], err[300];
+    snprintf(dir, sizeof dir, "%s/schemas", d->out);
+    if (audit_mkdirs(dir)) return HIVE_ERR_IO;
+    for (int i = 0; i < d->nids; i++) {
+        const hive_schema *s = hive_registry_lookup(d->reg, d->ids[i], err, sizeof err);
+        if (!s) continue; /* records of unknown schemas are not events anyway */
+        snprintf(path, sizeof path, "%s/%d.avsc", dir, d->ids[i]);
+        if (audit_write_atomic(path, s->text, strlen(s->text), 0644)) return HIVE_ERR_IO;
+    }
+    return 0;
+}
+
 static dump_part *find(dumper *d, const char *topic, int partition) {
     for (int i = 0; i < d->nparts; i++)
         if (d->parts[i].partition == partition && !strcmp(d->parts[i].topic, topic)) return &d->parts[i];
@@ -266,6 +283,12 @@ static int run(dumper *d) {
                 rd_kafka_message_destroy(m);
                 return 1;
             }
+            int id;
+            if (!hive_codec_peek_id(m->payload, m->len, &id)) {
+                int seen = 0;
+                for (int k = 0; k < d->nids && !seen; k++) seen = d->ids[k] == id;
+                if (!seen && d->nids < (int)(sizeof d->ids / sizeof d->ids[0])) d->ids[d->nids++] = id;
+            }
             if (p->first_offset < 0) p->first_offset = m->offset;
             p->last_offset = m->offset;
             p->records++;
@@ -281,7 +304,7 @@ static int run(dumper *d) {
     }
     if (tty) fprintf(stderr, "\r%60s\r", "");
     if (cli_stop) return 1;
-    if (finish_files(d) || write_manifest(d)) return 1;
+    if (finish_files(d) || write_schemas(d) || write_manifest(d)) return 1;
     int log_parts = 0;
     for (int i = 0; i < d->nparts; i++) log_parts += !d->parts[i].is_cp;
     fprintf(stderr, "dumped %llu records of %d partitions and %llu checkpoints to %s\n", (unsigned long long)total,

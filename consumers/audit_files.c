@@ -196,6 +196,47 @@ int audit_list_partitions(const char *root, int records_files, audit_part_fn fn,
     return rc;
 }
 
+int audit_schemas_load(const char *dir, audit_schema **out, int *n) {
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : HIVE_ERR_IO;
+    struct dirent *e;
+    int cap = 0, rc = 0;
+    while (!rc && (e = readdir(d))) {
+        int id;
+        if (!parse_partition(e->d_name, ".avsc", &id) || id <= 0) continue;
+        char path[PATH_MAX + 300];
+        hive_buf buf = {0};
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if ((rc = audit_read_file(path, 4 << 20, &buf))) break;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 32;
+            audit_schema *p = realloc(*out, (size_t)cap * sizeof *p);
+            if (!p) {
+                hive_buf_free(&buf);
+                rc = HIVE_ERR_NOMEM;
+                break;
+            }
+            *out = p;
+        }
+        (*out)[*n].id = id;
+        (*out)[(*n)++].text = buf.data; /* NUL-terminated by audit_read_file */
+    }
+    closedir(d);
+    if (rc) {
+        audit_schemas_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void audit_schemas_free(audit_schema *s, int n) {
+    for (int i = 0; i < n; i++) free(s[i].text);
+    free(s);
+}
+
 /* ------------------------------------------------------------ dump files */
 
 int audit_dump_open(audit_dump_reader *r, const char *path) {

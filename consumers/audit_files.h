@@ -10,6 +10,7 @@
  *                                           BE; 0xffffffff = null value), value bytes
  *   <dir>/checkpoints/...                   the checkpoints read from <prefix>.audit.checkpoints,
  *                                           laid out like a checkpoint directory
+ *   <dir>/schemas/<wire id>.avsc            the writer schema of each id in the copy
  *   <dir>/manifest.json                     what was dumped, from where, record counts
  * Every file is written to a temporary name, fsynced and renamed, so a
  * crash leaves the old file or the new one, never a torn one. */
@@ -50,6 +51,17 @@ int audit_list_checkpoints(const char *dir, uint64_t **sizes, int *n);
  * (checkpoints) or "<topic>/<partition>.records" file (log). */
 typedef int (*audit_part_fn)(void *ctx, const char *topic, int partition);
 int audit_list_partitions(const char *root, int records_files, audit_part_fn fn, void *ctx);
+
+/* ---- the writer schemas a log copy carries: DIR/schemas/<wire id>.avsc ---- */
+typedef struct {
+    int id;
+    char *text;
+} audit_schema;
+
+/* Reads every <id>.avsc of dir into a malloc'd array (*out, *n; free with
+ * audit_schemas_free). *n = 0 when dir is missing. */
+int audit_schemas_load(const char *dir, audit_schema **out, int *n);
+void audit_schemas_free(audit_schema *s, int n);
 
 /* ---- log dump files ---- */
 typedef struct {

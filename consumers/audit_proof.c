@@ -38,6 +38,7 @@ int audit_proof_parse(const char *text, size_t len, audit_proof *out, char *err,
     const char *note = json_string_value(json_object_get(o, "checkpoint"));
     const char *evid = json_string_value(json_object_get(o, "event_id"));
     const char *lh = json_string_value(json_object_get(o, "leaf_hash"));
+    const json_t *schema = json_object_get(o, "schema");
     const json_t *path = json_object_get(o, "audit_path");
     int64_t part, idx, size, off = -1, seq = -1;
     if (!fmt || strcmp(fmt, AUDIT_PROOF_FORMAT) != 0) {
@@ -114,6 +115,12 @@ int audit_proof_parse(const char *text, size_t len, audit_proof *out, char *err,
         goto done;
     }
     memcpy(out->checkpoint, note, out->checkpoint_len + 1);
+    if (schema && !json_is_null(schema)) {
+        if (!json_is_string(schema) || !(out->schema = strdup(json_string_value(schema)))) {
+            bad(err, errcap, "schema is not a string");
+            goto done;
+        }
+    }
     rc = 0;
 done:
     json_decref(o);
@@ -123,8 +130,10 @@ done:
 void audit_proof_free(audit_proof *p) {
     free(p->event);
     free(p->checkpoint);
+    free(p->schema);
     p->event = NULL;
     p->checkpoint = NULL;
+    p->schema = NULL;
 }
 
 int audit_proof_verify(const audit_proof *p, const hive_note_verifier *key, const char *origin_prefix,
@@ -189,5 +198,6 @@ json_t *audit_proof_json(const audit_proof *p) {
     json_object_set_new(o, "leaf_hash", b64json(leaf.b, HIVE_HASH_LEN));
     json_object_set_new(o, "audit_path", path);
     json_object_set_new(o, "checkpoint", json_string(p->checkpoint));
+    if (p->schema) json_object_set_new(o, "schema", json_string(p->schema));
     return o;
 }

@@ -9,6 +9,8 @@
  *   leaf_hash    base64 SHA-256(0x00 || event) (informative; recomputed)
  *   audit_path   base64 hashes, leaf side first (RFC 6962 PATH)
  *   checkpoint   the signed checkpoint note, verbatim
+ *   schema       the event's writer schema (JSON text; optional): to read its
+ *                meta without a registry. Not covered by the proof itself.
  *
  * Parsing treats the bundle as untrusted input (it is fuzzed). */
 #ifndef HIVE_AUDIT_PROOF_H
@@ -38,6 +40,7 @@ typedef struct {
     int npath;
     char *checkpoint;     /* malloc'd, NUL-terminated */
     size_t checkpoint_len;
+    char *schema;         /* malloc'd, or NULL */
 } audit_proof;
 
 /* Parses a bundle. 0, or HIVE_ERR_INVALID with the reason in err. The

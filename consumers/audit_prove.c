@@ -16,6 +16,7 @@
 #include "audit_proof.h"
 #include "audit_seq.h"
 #include "cli_util.h"
+#include "hive_codec.h"
 #include "hive_config.h"
 #include "hive_err.h"
 #include "hive_evmeta.h"
@@ -120,6 +121,8 @@ static int prove(prove_args *a, hive_evmeta_reader *meta) {
             if (!(p.event = malloc(len ? len : 1))) goto done;
             memcpy(p.event, v, len);
             p.event_len = len;
+            const char *schema = hive_evmeta_schema_text(meta, m.schema_id);
+            if (schema && !(p.schema = strdup(schema))) goto done;
         }
     }
     if (!found) {
@@ -226,11 +229,19 @@ int audit_cmd_prove(int argc, char **argv) {
     hive_registry *reg = NULL;
     char err[512];
     if (hive_config_load(&cfg)) return 2;
-    if (hive_registry_load(&reg, cfg.schemas_dir, err, sizeof err)) {
+    if (hive_registry_load_local(&reg, cfg.schemas_dir, err, sizeof err)) {
         fprintf(stderr, "hivelog audit prove: cannot load schemas: %s\n", err);
         return 1;
     }
     hive_evmeta_reader *meta = hive_evmeta_reader_new(reg);
+    /* The copy's own writer schemas first: its ids may be a schema registry's. */
+    char sdir[PATH_MAX];
+    audit_schema *schemas = NULL;
+    int nschemas = 0;
+    snprintf(sdir, sizeof sdir, "%s/schemas", a.log_dir);
+    audit_schemas_load(sdir, &schemas, &nschemas);
+    for (int i = 0; meta && i < nschemas; i++) hive_evmeta_reader_add(meta, schemas[i].id, schemas[i].text, err, sizeof err);
+    audit_schemas_free(schemas, nschemas);
     int rc = 1;
     finder f = {.a = &a, .meta = meta};
     if (a.event_id) {
@@ -294,12 +305,16 @@ int audit_cmd_verify_proof(int argc, char **argv) {
         printf("proof FAILED: %s\n", err);
         goto done;
     }
-    /* The event's own meta must agree: its seq is the leaf index. */
+    /* The event's own meta must agree: its seq is the leaf index. Read with
+     * the bundle's writer schema if it has one, else the local schemas. */
     hive_config cfg;
     hive_registry *reg = NULL;
     const char *content = "not checked (schemas unavailable)";
-    if (!hive_config_load(&cfg) && !hive_registry_load(&reg, cfg.schemas_dir, err, sizeof err)) {
+    int id = 0;
+    if (!hive_config_load(&cfg) && (p.schema || !hive_registry_load_local(&reg, cfg.schemas_dir, err, sizeof err))) {
         hive_evmeta_reader *meta = hive_evmeta_reader_new(reg);
+        if (meta && p.schema && !hive_codec_peek_id(p.event, p.event_len, &id))
+            hive_evmeta_reader_add(meta, id, p.schema, err, sizeof err);
         hive_evmeta m;
         char why[300];
         if (meta && !hive_evmeta_read(meta, p.event, p.event_len, &m, why, sizeof why)) {

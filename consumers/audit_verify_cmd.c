@@ -34,6 +34,8 @@ typedef struct {
     uint8_t sipkey[16];
     verify_part *parts;
     int nparts, cap;
+    audit_schema *schemas; /* the log copy's writer schemas (DIR/schemas) */
+    int nschemas;
     int next;            /* next partition for a worker */
     int done;
     pthread_mutex_t mu;
@@ -70,13 +72,18 @@ static void *worker(void *arg) {
     verify_run *r = arg;
     hive_registry *reg = NULL;
     char err[512];
-    /* Each thread its own registry and reader: avro-c values are not shared. */
-    if (hive_registry_load(&reg, r->cfg.schemas_dir, err, sizeof err)) {
+    /* Each thread its own registry and reader: avro-c values are not shared.
+     * Offline: the local schemas, then the copy's own writer schemas by id
+     * (its ids may be a schema registry's). */
+    if (hive_registry_load_local(&reg, r->cfg.schemas_dir, err, sizeof err)) {
         fprintf(stderr, "hivelog audit verify: cannot load schemas: %s\n", err);
         r->worker_error = 1;
         return NULL;
     }
     hive_evmeta_reader *meta = hive_evmeta_reader_new(reg);
+    for (int i = 0; meta && i < r->nschemas; i++)
+        if (hive_evmeta_reader_add(meta, r->schemas[i].id, r->schemas[i].text, err, sizeof err))
+            fprintf(stderr, "hivelog audit verify: schema %d of the copy ignored: %s\n", r->schemas[i].id, err);
     for (;;) {
         pthread_mutex_lock(&r->mu);
         int i = r->next < r->nparts ? r->next++ : -1;
@@ -364,6 +371,12 @@ int audit_cmd_verify(int argc, char **argv) {
         else snprintf(vp->ck_dir, sizeof vp->ck_dir, "/nonexistent");
         hive_checkpoint_origin(r->origin_prefix, vp->topic, vp->partition, vp->origin, sizeof vp->origin);
     }
+    if (r->log_dir) {
+        char sdir[PATH_MAX];
+        snprintf(sdir, sizeof sdir, "%s/schemas", r->log_dir);
+        if (audit_schemas_load(sdir, &r->schemas, &r->nschemas))
+            fprintf(stderr, "hivelog audit verify: cannot read %s; using the local schemas only\n", sdir);
+    }
     randombytes_buf(r->sipkey, sizeof r->sipkey);
     pthread_mutex_init(&r->mu, NULL);
     int64_t t0 = hive_time_mono_ms();
@@ -436,6 +449,7 @@ int audit_cmd_verify(int argc, char **argv) {
     }
     for (int i = 0; i < r->nparts; i++) verify_part_free(&r->parts[i]);
     pthread_mutex_destroy(&r->mu);
+    audit_schemas_free(r->schemas, r->nschemas);
     free(r->parts);
     free(r);
     return rc;

@@ -53,7 +53,9 @@ int pg_batch_flush(PGconn *conn, const proj_service *svc, proj_rows *rows, int e
     for (int i = 0; i < svc->stage_count; i++) {
         if (counts[i] == 0) continue;
         PGresult *r = PQexec(conn, svc->stages[i].flush_sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) return result_error(r, svc->stages[i].table, err, cap);
+        /* A flush is a statement or a SELECT of an apply function. */
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+            return result_error(r, svc->stages[i].table, err, cap);
         PQclear(r);
     }
     /* Checked after every stage ran: a stage's rows may be completed by a later stage. */

@@ -28,6 +28,10 @@
 #include "projection.h"
 
 #define MAX_PARTITIONS 1024
+#define MAX_TOPICS 8
+/* Positions are kept per (topic, partition) slot: slot = topic index *
+ * MAX_PARTITIONS + partition. Most services read one topic; audit reads all. */
+#define MAX_SLOTS (MAX_TOPICS * MAX_PARTITIONS)
 
 typedef struct {
     int64_t next_offset, next_seq;
@@ -41,8 +45,9 @@ typedef struct {
     hive_decoder *dec;
     PGconn *pg;
     rd_kafka_t *consumer, *dlq;
-    char topic[256], dlq_topic[256], name[128];
-    position pos[MAX_PARTITIONS];
+    char topics[MAX_TOPICS][256], dlq_topic[256], name[128];
+    int topic_count;
+    position pos[MAX_SLOTS];
     proj_rows *rows;
     avro_value_t dlq_value;
     const hive_schema *dlq_schema;
@@ -53,12 +58,31 @@ typedef struct {
 
 typedef enum { EV_STAGED, EV_DUPLICATE, EV_STALE, EV_DEAD } ev_result;
 
+static int topic_index(const projector *p, const char *topic) {
+    for (int i = 0; i < p->topic_count; i++)
+        if (strcmp(p->topics[i], topic) == 0) return i;
+    return -1;
+}
+
+/* The slot of a topic-partition, or -1 when it is not one of ours. */
+static int slot_of(const projector *p, const char *topic, int32_t partition) {
+    int ti = topic_index(p, topic);
+    if (ti < 0 || partition < 0 || partition >= MAX_PARTITIONS) return -1;
+    return ti * MAX_PARTITIONS + partition;
+}
+
+static int msg_slot(const projector *p, const rd_kafka_message_t *m) {
+    return slot_of(p, rd_kafka_topic_name(m->rkt), m->partition);
+}
+
 static int load_positions(projector *p, rd_kafka_topic_partition_list_t *parts) {
     char part_text[16];
     for (int i = 0; i < parts->cnt; i++) {
         int32_t part = parts->elems[i].partition;
+        int slot = slot_of(p, parts->elems[i].topic, part);
+        if (slot < 0) continue;
         snprintf(part_text, sizeof part_text, "%d", part);
-        const char *params[3] = {p->name, p->topic, part_text};
+        const char *params[3] = {p->name, parts->elems[i].topic, part_text};
         PGresult *r = PQexecParams(
             p->pg,
             "INSERT INTO hive_offsets (consumer, topic, partition, next_offset, next_seq)"
@@ -70,10 +94,10 @@ static int load_positions(projector *p, rd_kafka_topic_partition_list_t *parts) 
             PQclear(r);
             return HIVE_ERR_PG;
         }
-        p->pos[part].next_offset = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        p->pos[part].next_seq = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-        p->pos[part].owned = 1;
-        parts->elems[i].offset = p->pos[part].next_offset;
+        p->pos[slot].next_offset = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        p->pos[slot].next_seq = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        p->pos[slot].owned = 1;
+        parts->elems[i].offset = p->pos[slot].next_offset;
         PQclear(r);
     }
     return 0;
@@ -91,7 +115,10 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         hive_info("partitions assigned", "\"count\":%d", parts->cnt);
         rd_kafka_assign(rk, parts);
     } else {
-        for (int i = 0; i < parts->cnt; i++) p->pos[parts->elems[i].partition].owned = 0;
+        for (int i = 0; i < parts->cnt; i++) {
+            int slot = slot_of(p, parts->elems[i].topic, parts->elems[i].partition);
+            if (slot >= 0) p->pos[slot].owned = 0;
+        }
         rd_kafka_assign(rk, NULL);
     }
 }
@@ -115,7 +142,7 @@ static int dead_letter(projector *p, rd_kafka_message_t *m, const char *code, co
 
 /* Stages one event's row (or classifies it), advancing the batch-local position. */
 static ev_result stage_event(projector *p, rd_kafka_message_t *m, position *np, char *why, size_t cap) {
-    position *pp = &np[m->partition];
+    position *pp = &np[msg_slot(p, m)];
     if (m->offset < pp->next_offset) return EV_STALE;
     pp->next_offset = m->offset + 1;
     const hive_schema *s;
@@ -132,6 +159,8 @@ static ev_result stage_event(projector *p, rd_kafka_message_t *m, position *np, 
     if (seq < pp->next_seq) return EV_DUPLICATE;
     pp->next_seq = seq + 1;
     const proj_handler *h = proj_service_handler(p->svc, s->full_name);
+    proj_origin origin = {rd_kafka_topic_name(m->rkt), m->partition, s};
+    proj_rows_set_origin(p->rows, &origin);
     if (!h) {
         snprintf(why, cap, "no %s projection for event type %s", p->svc->service, s->full_name);
         return EV_DEAD;
@@ -148,13 +177,13 @@ static ev_result stage_event(projector *p, rd_kafka_message_t *m, position *np, 
  * another instance moved them meanwhile. */
 static int save_positions(projector *p, const position *np, const int *touched, int ntouched) {
     for (int i = 0; i < ntouched; i++) {
-        int part = touched[i];
+        int slot = touched[i], part = slot % MAX_PARTITIONS;
         char no[24], ns[24], old[24], pt[16];
-        snprintf(no, sizeof no, "%lld", (long long)np[part].next_offset);
-        snprintf(ns, sizeof ns, "%lld", (long long)np[part].next_seq);
-        snprintf(old, sizeof old, "%lld", (long long)p->pos[part].next_offset);
+        snprintf(no, sizeof no, "%lld", (long long)np[slot].next_offset);
+        snprintf(ns, sizeof ns, "%lld", (long long)np[slot].next_seq);
+        snprintf(old, sizeof old, "%lld", (long long)p->pos[slot].next_offset);
         snprintf(pt, sizeof pt, "%d", part);
-        const char *params[6] = {no, ns, p->name, p->topic, pt, old};
+        const char *params[6] = {no, ns, p->name, p->topics[slot / MAX_PARTITIONS], pt, old};
         PGresult *r = PQexecParams(p->pg,
                                    "UPDATE hive_offsets SET next_offset = $1, next_seq = $2,"
                                    " updated_at = now() WHERE consumer = $3 AND topic = $4"
@@ -164,7 +193,7 @@ static int save_positions(projector *p, const position *np, const int *touched, 
         PQclear(r);
         if (!ok) {
             hive_warn("stored offsets moved under this instance; re-reading them",
-                      "\"partition\":%d", part);
+                      "\"topic\":\"%s\",\"partition\":%d", p->topics[slot / MAX_PARTITIONS], part);
             return HIVE_ERR_CONFLICT;
         }
     }
@@ -217,25 +246,28 @@ fail:
 }
 
 static int apply_batch(projector *p, rd_kafka_message_t **msgs, int n) {
-    static position np[MAX_PARTITIONS];
-    int touched[MAX_PARTITIONS], ntouched = 0;
+    static position np[MAX_SLOTS];
+    static int touched[MAX_SLOTS];
+    static unsigned char seen[MAX_SLOTS];
+    int ntouched = 0;
+    memset(seen, 0, sizeof seen);
     char why[512], err[1024];
     memcpy(np, p->pos, sizeof p->pos);
     proj_rows_clear(p->rows);
     uint64_t dead_before = p->dead;
     int staged = 0, dead_in_batch = 0;
-    unsigned char seen[MAX_PARTITIONS] = {0};
     for (int i = 0; i < n; i++) {
-        int part = msgs[i]->partition;
-        if (part < 0 || part >= MAX_PARTITIONS || !p->pos[part].owned) continue;
-        if (!seen[part]) {
-            seen[part] = 1;
-            touched[ntouched++] = part;
+        int slot = msg_slot(p, msgs[i]);
+        if (slot < 0 || !p->pos[slot].owned) continue;
+        if (!seen[slot]) {
+            seen[slot] = 1;
+            touched[ntouched++] = slot;
         }
     }
     if (hive_pg_exec(p->pg, "BEGIN")) return HIVE_ERR_PG;
     for (int i = 0; i < n; i++) {
-        if (!p->pos[msgs[i]->partition].owned) continue;
+        int slot = msg_slot(p, msgs[i]);
+        if (slot < 0 || !p->pos[slot].owned) continue;
         ev_result r = stage_event(p, msgs[i], np, why, sizeof why);
         if (r == EV_STAGED) staged++;
         else if (r == EV_DUPLICATE) p->duplicates++;
@@ -272,8 +304,9 @@ static int apply_batch(projector *p, rd_kafka_message_t **msgs, int n) {
 
 static int reseek(projector *p) {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
-    for (int i = 0; i < MAX_PARTITIONS; i++)
-        if (p->pos[i].owned) rd_kafka_topic_partition_list_add(parts, p->topic, i);
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (p->pos[i].owned)
+            rd_kafka_topic_partition_list_add(parts, p->topics[i / MAX_PARTITIONS], i % MAX_PARTITIONS);
     int rc = load_positions(p, parts);
     if (!rc) {
         rd_kafka_error_t *e = rd_kafka_seek_partitions(p->consumer, parts, 10000);
@@ -307,8 +340,12 @@ static int setup(projector *p) {
     p->dlq_schema = hive_registry_by_name(p->reg, "hivelog.dlq.DeadLetter");
     if (!p->dlq_schema || avro_generic_value_new(p->dlq_schema->iface, &p->dlq_value)) return 1;
     char suffix[96];
-    snprintf(suffix, sizeof suffix, "%s.events", p->svc->service);
-    hive_config_topic(&p->cfg, suffix, p->topic, sizeof p->topic);
+    for (int i = 0; i < hive_catalog_service_count() && p->topic_count < MAX_TOPICS; i++) {
+        const char *svc = hive_catalog_service_at(i);
+        if (!p->svc->all_topics && strcmp(svc, p->svc->service) != 0) continue;
+        snprintf(suffix, sizeof suffix, "%s.events", svc);
+        hive_config_topic(&p->cfg, suffix, p->topics[p->topic_count++], sizeof p->topics[0]);
+    }
     hive_config_topic(&p->cfg, "dlq", p->dlq_topic, sizeof p->dlq_topic);
     snprintf(p->name, sizeof p->name, "hivelog-projector-%s", p->svc->service);
     rd_kafka_conf_t *cc = hive_kafka_conf(
@@ -324,10 +361,12 @@ static int setup(projector *p) {
                                           "linger.ms", "5", "compression.type", "lz4", NULL);
     if (!pc) goto bad_conf;
     if (!(p->dlq = hive_kafka_new(RD_KAFKA_PRODUCER, pc))) return 1;
-    const char *topics[] = {p->topic, NULL};
+    const char *topics[MAX_TOPICS + 1] = {NULL};
+    for (int i = 0; i < p->topic_count; i++) topics[i] = p->topics[i];
     if (hive_kafka_wait_topics(p->consumer, 30000, topics)) return 1;
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, p->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(p->topic_count);
+    for (int i = 0; i < p->topic_count; i++)
+        rd_kafka_topic_partition_list_add(sub, p->topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(p->consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (e) {
@@ -374,8 +413,12 @@ int cmd_project(int argc, char **argv) {
     hive_config_apply_parent_death(&p->cfg);
     cli_install_signals();
     int rc = setup(p);
+    if (rc && !p->reg) { /* the schemas (or the registry) failed first: nothing else to undo */
+        free(p);
+        return rc;
+    }
     if (rc) return rc;
-    hive_info("projector running", "\"topic\":\"%s\"", p->topic);
+    hive_info("projector running", "\"topic\":\"%s\",\"topics\":%d", p->topics[0], p->topic_count);
     rd_kafka_message_t **msgs = calloc((size_t)p->cfg.batch_max, sizeof *msgs);
     int64_t last_report = hive_time_mono_ms();
     uint64_t last_applied = 0;

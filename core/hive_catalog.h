@@ -9,7 +9,8 @@ typedef struct {
     const char *service;        /* "presence": events go to <prefix>.presence.events */
     const char *schema_name;    /* Avro record full name of the command */
     const char *aggregate_type; /* "worker" */
-    const char *key_field;      /* payload field holding the aggregate id */
+    const char *key_field;      /* payload field holding the aggregate id; NULL: the
+                                 * aggregate is the tenant (envelope tenant_id) */
 } hive_command_type;
 
 /* Borrowed row for a command type, or NULL when unknown. */

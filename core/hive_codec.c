@@ -6,6 +6,7 @@
 
 #include "hive_codec.h"
 #include "hive_err.h"
+#include "hive_resolve.h"
 
 void hive_buf_free(hive_buf *b) {
     if (!b) return;
@@ -53,8 +54,11 @@ int hive_codec_peek_id(const void *bytes, size_t len, int *id) {
     return 0;
 }
 
-#define DEC_SLOTS 512
+#define DEC_SLOTS HIVE_REGISTRY_MAX_SLOTS
 
+/* values[slot] is the reusable value of a schema: records written with it
+ * are decoded into it, and records of older versions are resolved into the
+ * value of their newest version. */
 struct hive_decoder {
     const hive_registry *reg;
     avro_value_t values[DEC_SLOTS];
@@ -77,6 +81,17 @@ void hive_decoder_destroy(hive_decoder *d) {
 
 const char *hive_decoder_error(const hive_decoder *d) { return d->error; }
 
+static avro_value_t *slot_value(hive_decoder *d, const hive_schema *s) {
+    if (s->slot < 0 || s->slot >= DEC_SLOTS) return NULL;
+    if (!d->have[s->slot]) {
+        if (avro_generic_value_new(s->iface, &d->values[s->slot])) return NULL;
+        d->have[s->slot] = 1;
+    }
+    avro_value_t *v = &d->values[s->slot];
+    avro_value_reset(v);
+    return v;
+}
+
 int hive_decoder_decode(hive_decoder *d, const void *bytes, size_t len,
                         const hive_schema **out_schema, avro_value_t **out_value) {
     int id;
@@ -87,20 +102,13 @@ int hive_decoder_decode(hive_decoder *d, const void *bytes, size_t len,
                  len ? ((const unsigned char *)bytes)[0] : -1);
         return HIVE_ERR_CODEC;
     }
-    const hive_schema *s = id < DEC_SLOTS ? hive_registry_by_id(d->reg, id) : NULL;
-    if (!s) {
-        snprintf(d->error, sizeof d->error, "unknown schema id %d", id);
-        return HIVE_ERR_CODEC;
+    const hive_schema *s = hive_registry_lookup(d->reg, id, d->error, sizeof d->error);
+    if (!s) return HIVE_ERR_CODEC;
+    avro_value_t *v = slot_value(d, s);
+    if (!v) {
+        snprintf(d->error, sizeof d->error, "%s", avro_strerror());
+        return HIVE_ERR_NOMEM;
     }
-    if (!d->have[id]) {
-        if (avro_generic_value_new(s->iface, &d->values[id])) {
-            snprintf(d->error, sizeof d->error, "%s", avro_strerror());
-            return HIVE_ERR_NOMEM;
-        }
-        d->have[id] = 1;
-    }
-    avro_value_t *v = &d->values[id];
-    avro_value_reset(v);
     size_t body = len - HIVE_WIRE_HEADER;
     const char *start = (const char *)bytes + HIVE_WIRE_HEADER;
     /* avro-c allocates whatever length a string or bytes field claims before
@@ -131,6 +139,24 @@ int hive_decoder_decode(hive_decoder *d, const void *bytes, size_t len,
         snprintf(d->error, sizeof d->error, "schema %d (%s): trailing bytes after the record", id,
                  s->full_name);
         return HIVE_ERR_CODEC;
+    }
+    const hive_schema *reader = s->newest ? s->newest : s;
+    if (reader != s) {
+        /* An older (or foreign) version: read it as the newest one. */
+        avro_value_t *rv = slot_value(d, reader);
+        if (!rv) {
+            snprintf(d->error, sizeof d->error, "%s", avro_strerror());
+            return HIVE_ERR_NOMEM;
+        }
+        char why[400];
+        if (hive_resolve_value(hive_avsc_root(reader->model), rv, hive_avsc_root(s->model), v, why,
+                               sizeof why)) {
+            snprintf(d->error, sizeof d->error, "schema %d (%.160s v%d) cannot be read as v%d: %.300s",
+                     id, s->full_name, s->version, reader->version, why);
+            return HIVE_ERR_CODEC;
+        }
+        s = reader;
+        v = rv;
     }
     *out_schema = s;
     *out_value = v;

@@ -37,9 +37,14 @@ typedef struct hive_decoder hive_decoder;
 hive_decoder *hive_decoder_new(const hive_registry *reg);
 void hive_decoder_destroy(hive_decoder *dec);
 
-/* Decodes a wire record. *out_schema and *out_value are borrowed until the
- * next decode of a record with the same schema. Errors name the cause in
- * hive_decoder_error(). Trailing bytes after the record are an error. */
+/* Decodes a wire record with the schema its id names (looked up in the
+ * registry, which may fetch it from a schema registry), then, when that is
+ * not the newest version of its record, resolves it into the newest
+ * (hive_resolve.h): *out_schema is always the newest version and fields
+ * the writer lacked hold the reader's defaults. *out_schema and *out_value
+ * are borrowed until the next decode of a record read as the same schema.
+ * Errors name the cause in hive_decoder_error(). Trailing bytes after the
+ * record are an error. */
 int hive_decoder_decode(hive_decoder *dec, const void *bytes, size_t len,
                         const hive_schema **out_schema, avro_value_t **out_value);
 const char *hive_decoder_error(const hive_decoder *dec);

@@ -41,12 +41,23 @@ int hive_config_load(hive_config *cfg) {
     set_str(cfg->topic_prefix, sizeof cfg->topic_prefix, "HIVE_TOPIC_PREFIX", "hive");
     set_str(cfg->schemas_dir, sizeof cfg->schemas_dir, "HIVE_SCHEMAS_DIR", HIVE_SOURCE_DIR "/schemas");
     set_str(cfg->sql_dir, sizeof cfg->sql_dir, "HIVE_SQL_DIR", HIVE_SOURCE_DIR "/sql");
+    set_str(cfg->identity_dsn, sizeof cfg->identity_dsn, "HIVE_IDENTITY_DSN",
+            "host=127.0.0.1 port=5432 user=postgres dbname=hive_identity");
     set_str(cfg->presence_dsn, sizeof cfg->presence_dsn, "HIVE_PRESENCE_DSN",
             "host=127.0.0.1 port=5432 user=postgres dbname=hive_presence");
+    set_str(cfg->tasks_dsn, sizeof cfg->tasks_dsn, "HIVE_TASKS_DSN",
+            "host=127.0.0.1 port=5432 user=postgres dbname=hive_tasks");
+    set_str(cfg->billing_dsn, sizeof cfg->billing_dsn, "HIVE_BILLING_DSN",
+            "host=127.0.0.1 port=5432 user=postgres dbname=hive_billing");
+    set_str(cfg->audit_dsn, sizeof cfg->audit_dsn, "HIVE_AUDIT_DSN",
+            "host=127.0.0.1 port=5432 user=postgres dbname=hive_audit");
+    set_str(cfg->pepper_file, sizeof cfg->pepper_file, "HIVE_API_KEY_PEPPER_FILE",
+            "hivelog-api-key-pepper");
     set_str(cfg->api_listen, sizeof cfg->api_listen, "HIVE_API_LISTEN", "127.0.0.1:8080");
     set_str(cfg->api_url, sizeof cfg->api_url, "HIVE_API_URL", "http://127.0.0.1:8080");
     set_str(cfg->decider_id, sizeof cfg->decider_id, "HIVE_DECIDER_ID", "0");
     set_str(cfg->kafka_extra, sizeof cfg->kafka_extra, "HIVE_KAFKA_CONFIG", "");
+    set_str(cfg->schema_registry_url, sizeof cfg->schema_registry_url, "HIVE_SCHEMA_REGISTRY_URL", "");
     rc |= set_long(&n, "HIVE_PARTITIONS", 4, 1, 1024);
     cfg->partitions = (int)n;
     rc |= set_long(&n, "HIVE_MAX_BODY", 1 << 20, 1024, 64L << 20);
@@ -57,11 +68,17 @@ int hive_config_load(hive_config *cfg) {
     cfg->batch_wait_ms = (int)n;
     rc |= set_long(&n, "HIVE_EXIT_WITH_PARENT", 0, 0, 1);
     cfg->exit_with_parent = (int)n;
+    rc |= set_long(&n, "HIVE_SCHEMA_REGISTRY_WAIT_MS", 30000, 0, 600000);
+    cfg->schema_registry_wait_ms = (int)n;
     return rc ? HIVE_ERR_INVALID : 0;
 }
 
 const char *hive_config_dsn(const hive_config *cfg, const char *service) {
+    if (strcmp(service, "identity") == 0) return cfg->identity_dsn;
     if (strcmp(service, "presence") == 0) return cfg->presence_dsn;
+    if (strcmp(service, "tasks") == 0) return cfg->tasks_dsn;
+    if (strcmp(service, "billing") == 0) return cfg->billing_dsn;
+    if (strcmp(service, "audit") == 0) return cfg->audit_dsn;
     return NULL;
 }
 
@@ -84,15 +101,30 @@ void hive_config_mask_secret(const char *in, char *out, size_t cap) {
     out[n < cap ? n : cap - 1] = '\0';
 }
 
+void hive_config_mask_url(const char *in, char *out, size_t cap) {
+    const char *scheme = strstr(in, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    if (at && colon && colon < at) snprintf(out, cap, "%.*s:***%s", (int)(colon - in), in, at);
+    else snprintf(out, cap, "%s", in);
+}
+
 void hive_config_print(const hive_config *cfg, FILE *out) {
     char masked[1024];
-    hive_config_mask_secret(cfg->presence_dsn, masked, sizeof masked);
+    static const char *const dsn_services[] = {"identity", "presence", "tasks", "billing", "audit"};
     fprintf(out, "HIVE_BROKERS=%s\n", cfg->brokers);
     fprintf(out, "HIVE_TOPIC_PREFIX=%s\n", cfg->topic_prefix);
     fprintf(out, "HIVE_PARTITIONS=%d\n", cfg->partitions);
     fprintf(out, "HIVE_SCHEMAS_DIR=%s\n", cfg->schemas_dir);
     fprintf(out, "HIVE_SQL_DIR=%s\n", cfg->sql_dir);
-    fprintf(out, "HIVE_PRESENCE_DSN=%s\n", masked);
+    for (size_t i = 0; i < sizeof dsn_services / sizeof dsn_services[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s", dsn_services[i]);
+        for (char *c = name; *c; c++) *c = (char)(*c - 'a' + 'A');
+        hive_config_mask_secret(hive_config_dsn(cfg, dsn_services[i]), masked, sizeof masked);
+        fprintf(out, "HIVE_%s_DSN=%s\n", name, masked);
+    }
+    fprintf(out, "HIVE_API_KEY_PEPPER_FILE=%s\n", cfg->pepper_file);
     fprintf(out, "HIVE_API_LISTEN=%s\n", cfg->api_listen);
     fprintf(out, "HIVE_API_URL=%s\n", cfg->api_url);
     fprintf(out, "HIVE_DECIDER_ID=%s\n", cfg->decider_id);
@@ -101,6 +133,9 @@ void hive_config_print(const hive_config *cfg, FILE *out) {
     fprintf(out, "HIVE_BATCH_WAIT_MS=%d\n", cfg->batch_wait_ms);
     fprintf(out, "HIVE_EXIT_WITH_PARENT=%d\n", cfg->exit_with_parent);
     fprintf(out, "HIVE_KAFKA_CONFIG=%s\n", cfg->kafka_extra[0] ? "(set, values masked)" : "");
+    hive_config_mask_url(cfg->schema_registry_url, masked, sizeof masked);
+    fprintf(out, "HIVE_SCHEMA_REGISTRY_URL=%s\n", masked);
+    fprintf(out, "HIVE_SCHEMA_REGISTRY_WAIT_MS=%d\n", cfg->schema_registry_wait_ms);
 }
 
 void hive_config_apply_parent_death(const hive_config *cfg) {

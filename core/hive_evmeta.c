@@ -9,7 +9,6 @@
 #include "hive_err.h"
 #include "hive_evmeta.h"
 
-#define MAX_IDS 512
 #define MAX_OPS 48
 #define MAX_BRANCHES 8
 
@@ -31,10 +30,24 @@ typedef struct {
     op ops[MAX_OPS];
 } plan;
 
+/* One writer schema, by wire id. */
+typedef struct {
+    int id;                      /* 0: free slot */
+    plan pl;
+    const char *name, *text;     /* borrowed from the registry, or the owned copies below */
+    char *own_name, *own_text;
+    const hive_schema *reg;      /* from the registry: full decodes go through r->dec */
+    avro_schema_t avro;          /* added by JSON and not FAST: decoded here */
+    avro_value_iface_t *iface;
+    avro_value_t value;
+    int have_value;
+} entry;
+
 struct hive_evmeta_reader {
     const hive_registry *reg;
     hive_decoder *dec;
-    plan *plans[MAX_IDS];
+    entry *tab;                  /* open addressing on id */
+    size_t cap, used;
     uint64_t fallbacks;
 };
 
@@ -42,21 +55,67 @@ hive_evmeta_reader *hive_evmeta_reader_new(const hive_registry *reg) {
     hive_evmeta_reader *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->reg = reg;
-    if (!(r->dec = hive_decoder_new(reg))) {
+    r->cap = 64;
+    r->tab = calloc(r->cap, sizeof *r->tab);
+    if (!r->tab || (reg && !(r->dec = hive_decoder_new(reg)))) {
+        free(r->tab);
         free(r);
         return NULL;
     }
     return r;
 }
 
+static void entry_free(entry *e) {
+    free(e->own_name);
+    free(e->own_text);
+    if (e->have_value) avro_value_decref(&e->value);
+    if (e->iface) avro_value_iface_decref(e->iface);
+    if (e->avro) avro_schema_decref(e->avro);
+}
+
 void hive_evmeta_reader_destroy(hive_evmeta_reader *r) {
     if (!r) return;
-    for (int i = 0; i < MAX_IDS; i++) free(r->plans[i]);
+    for (size_t i = 0; i < r->cap; i++)
+        if (r->tab[i].id) entry_free(&r->tab[i]);
+    free(r->tab);
     hive_decoder_destroy(r->dec);
     free(r);
 }
 
 uint64_t hive_evmeta_fallbacks(const hive_evmeta_reader *r) { return r->fallbacks; }
+
+static size_t slot_of(int id, size_t cap) { return ((size_t)(uint32_t)id * 2654435761u) & (cap - 1); }
+
+static entry *find(hive_evmeta_reader *r, int id) {
+    for (size_t i = slot_of(id, r->cap);; i = (i + 1) & (r->cap - 1)) {
+        if (r->tab[i].id == id) return &r->tab[i];
+        if (!r->tab[i].id) return NULL;
+    }
+}
+
+/* A free slot for id (growing the table), or NULL when out of memory. */
+static entry *insert(hive_evmeta_reader *r, int id) {
+    if ((r->used + 1) * 2 > r->cap) {
+        size_t cap = r->cap * 2;
+        entry *t = calloc(cap, sizeof *t);
+        if (!t) return NULL;
+        for (size_t i = 0; i < r->cap; i++) {
+            if (!r->tab[i].id) continue;
+            size_t j = slot_of(r->tab[i].id, cap);
+            while (t[j].id) j = (j + 1) & (cap - 1);
+            t[j] = r->tab[i];
+        }
+        free(r->tab);
+        r->tab = t;
+        r->cap = cap;
+    }
+    size_t i = slot_of(id, r->cap);
+    while (r->tab[i].id) i = (i + 1) & (r->cap - 1);
+    memset(&r->tab[i], 0, sizeof r->tab[i]);
+    r->tab[i].id = id;
+    r->used++;
+    return &r->tab[i];
+}
 
 /* ------------------------------------------------------------ compiling */
 
@@ -89,10 +148,10 @@ static int target_of(const char *field) {
     return T_NONE;
 }
 
-static void compile(const hive_schema *s, plan *p) {
+static void compile(const json_t *schema, plan *p) {
     p->state = PLAN_NOT_EVENT;
-    const json_t *fields = json_object_get(s->json, "fields");
-    const json_t *meta = hive_schema_field(s->json, "meta");
+    const json_t *fields = json_object_get(schema, "fields");
+    const json_t *meta = hive_schema_field(schema, "meta");
     if (!meta) return;
     p->state = PLAN_DECODE;
     const json_t *mt = json_object_get(meta, "type");
@@ -214,25 +273,97 @@ static int get_str(avro_value_t *rec, const char *name, hive_evmeta_str *out) {
     return 0;
 }
 
-static int read_decoded(hive_evmeta_reader *r, const void *bytes, size_t len, hive_evmeta *out,
+static int get_long(avro_value_t *rec, const char *name, int64_t *out) {
+    avro_value_t f;
+    return avro_value_get_by_name(rec, name, &f, NULL) || avro_value_get_long(&f, out) ? -1 : 0;
+}
+
+/* The slow path: the whole record decoded, meta taken from the value. */
+static int read_decoded(hive_evmeta_reader *r, entry *e, const void *bytes, size_t len, hive_evmeta *out,
                         char *why, size_t whycap) {
-    const hive_schema *s;
     avro_value_t *v, meta;
     r->fallbacks++;
-    if (hive_decoder_decode(r->dec, bytes, len, &s, &v)) {
-        snprintf(why, whycap, "%s", hive_decoder_error(r->dec));
-        return HIVE_ERR_CODEC;
+    if (len < HIVE_WIRE_HEADER) return HIVE_ERR_CODEC;
+    if (e->reg) {
+        const hive_schema *s;
+        if (hive_decoder_decode(r->dec, bytes, len, &s, &v)) {
+            snprintf(why, whycap, "%s", hive_decoder_error(r->dec));
+            return HIVE_ERR_CODEC;
+        }
+    } else {
+        if (!e->have_value) {
+            if (avro_schema_from_json_length(e->text, strlen(e->text), &e->avro) ||
+                !(e->iface = avro_generic_class_from_schema(e->avro)) || avro_generic_value_new(e->iface, &e->value)) {
+                snprintf(why, whycap, "schema %d cannot be used to decode", e->id);
+                return HIVE_ERR_CODEC;
+            }
+            e->have_value = 1;
+        }
+        avro_value_reset(&e->value);
+        avro_reader_t rd = avro_reader_memory((const char *)bytes + HIVE_WIRE_HEADER,
+                                              (int64_t)(len - HIVE_WIRE_HEADER));
+        int bad = !rd || avro_value_read(rd, &e->value);
+        if (rd) avro_reader_free(rd);
+        if (bad) {
+            snprintf(why, whycap, "%s: the record does not decode", e->name);
+            return HIVE_ERR_CODEC;
+        }
+        v = &e->value;
     }
-    if (hive_avro_get_record(v, "meta", &meta) || get_str(&meta, "event_id", &out->event_id) ||
+    if (avro_value_get_by_name(v, "meta", &meta, NULL) || get_str(&meta, "event_id", &out->event_id) ||
         get_str(&meta, "tenant_id", &out->tenant_id) || get_str(&meta, "aggregate_type", &out->aggregate_type) ||
         get_str(&meta, "aggregate_id", &out->aggregate_id) ||
-        hive_avro_get_long(&meta, "aggregate_version", &out->aggregate_version) ||
-        hive_avro_get_long(&meta, "seq", &out->seq)) {
-        snprintf(why, whycap, "%s has no complete meta: not an event record", s->full_name);
+        get_long(&meta, "aggregate_version", &out->aggregate_version) || get_long(&meta, "seq", &out->seq)) {
+        snprintf(why, whycap, "%s has no complete meta: not an event record", e->name);
         return HIVE_ERR_CODEC;
     }
-    out->schema = s;
     return 0;
+}
+
+int hive_evmeta_reader_add(hive_evmeta_reader *r, int id, const char *schema_json, char *err, size_t errcap) {
+    json_error_t je;
+    json_t *j = json_loads(schema_json, 0, &je);
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const char *ns = json_string_value(json_object_get(j, "namespace"));
+    if (!json_is_object(j) || !name || id <= 0) {
+        json_decref(j);
+        snprintf(err, errcap, "schema %d is not a named Avro record", id);
+        return HIVE_ERR_SCHEMA;
+    }
+    entry *e = find(r, id);
+    if (e) {
+        entry_free(e);
+        int keep = e->id;
+        memset(e, 0, sizeof *e);
+        e->id = keep;
+    } else if (!(e = insert(r, id))) {
+        json_decref(j);
+        return HIVE_ERR_NOMEM;
+    }
+    size_t nlen = strlen(name) + (ns && !strchr(name, '.') ? strlen(ns) + 1 : 0) + 1;
+    e->own_name = malloc(nlen);
+    e->own_text = strdup(schema_json);
+    if (!e->own_name || !e->own_text) {
+        json_decref(j);
+        return HIVE_ERR_NOMEM;
+    }
+    if (ns && !strchr(name, '.')) snprintf(e->own_name, nlen, "%s.%s", ns, name);
+    else snprintf(e->own_name, nlen, "%s", name);
+    e->name = e->own_name;
+    e->text = e->own_text;
+    compile(j, &e->pl);
+    json_decref(j);
+    return 0;
+}
+
+const char *hive_evmeta_schema_text(hive_evmeta_reader *r, int id) {
+    entry *e = find(r, id);
+    if (!e && r->reg) {
+        char err[8];
+        const hive_schema *s = hive_registry_lookup(r->reg, id, err, sizeof err);
+        return s ? s->text : NULL;
+    }
+    return e ? e->text : NULL;
 }
 
 int hive_evmeta_read(hive_evmeta_reader *r, const void *bytes, size_t len, hive_evmeta *out,
@@ -245,30 +376,34 @@ int hive_evmeta_read(hive_evmeta_reader *r, const void *bytes, size_t len, hive_
         snprintf(why, whycap, "not in the Confluent wire format (magic byte 0, schema id)");
         return HIVE_ERR_CODEC;
     }
-    const hive_schema *s = id < MAX_IDS ? hive_registry_by_id(r->reg, id) : NULL;
-    if (!s) {
-        snprintf(why, whycap, "unknown schema id %d", id);
-        return HIVE_ERR_CODEC;
-    }
-    plan *pl = r->plans[id];
-    if (!pl) {
-        if (!(pl = calloc(1, sizeof *pl))) {
+    entry *e = find(r, id);
+    if (!e) {
+        char err[300];
+        const hive_schema *s = r->reg ? hive_registry_lookup(r->reg, id, err, sizeof err) : NULL;
+        if (!s) {
+            snprintf(why, whycap, "unknown schema id %d", id);
+            return HIVE_ERR_CODEC;
+        }
+        if (!(e = insert(r, id))) {
             snprintf(why, whycap, "out of memory");
             return HIVE_ERR_NOMEM;
         }
-        compile(s, pl);
-        r->plans[id] = pl;
+        e->reg = s;
+        e->name = s->full_name;
+        e->text = s->text;
+        compile(s->json, &e->pl);
     }
-    if (pl->state == PLAN_NOT_EVENT) {
-        snprintf(why, whycap, "%s is not an event record (no meta)", s->full_name);
+    out->schema_id = id;
+    out->type_name = e->name;
+    if (e->pl.state == PLAN_NOT_EVENT) {
+        snprintf(why, whycap, "%s is not an event record (no meta)", e->name);
         return HIVE_ERR_CODEC;
     }
-    if (pl->state == PLAN_DECODE) return read_decoded(r, bytes, len, out, why, whycap);
+    if (e->pl.state == PLAN_DECODE) return read_decoded(r, e, bytes, len, out, why, whycap);
     const uint8_t *p = (const uint8_t *)bytes + HIVE_WIRE_HEADER, *end = (const uint8_t *)bytes + len;
-    if (read_fast(pl, p, end, out)) {
-        snprintf(why, whycap, "%s: meta is truncated or malformed", s->full_name);
+    if (read_fast(&e->pl, p, end, out)) {
+        snprintf(why, whycap, "%s: meta is truncated or malformed", e->name);
         return HIVE_ERR_CODEC;
     }
-    out->schema = s;
     return 0;
 }

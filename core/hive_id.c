@@ -85,6 +85,28 @@ static int days_in_month(int y, int m) {
     return dm[m - 1];
 }
 
+int hive_date_parse(const char *s, int32_t *out_days) {
+    int Y, M, D;
+    if (!s || strlen(s) != 10 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) ||
+        s[7] != '-' || digits(s + 8, 2, &D))
+        return HIVE_ERR_INVALID;
+    if (Y < 1 || M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M)) return HIVE_ERR_INVALID;
+    *out_days = (int32_t)days_from_civil(Y, M, D);
+    return 0;
+}
+
+void hive_date_format(int32_t days, char *out, size_t cap) {
+    /* civil_from_days (Howard Hinnant), the inverse of days_from_civil. */
+    int64_t z = (int64_t)days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    snprintf(out, cap, "%04lld-%02lld-%02lld", (long long)(y + (m <= 2)), (long long)m, (long long)d);
+}
+
 int hive_time_parse_rfc3339(const char *s, int64_t *out_us) {
     int Y, M, D, h, mi, sec;
     if (!s || strlen(s) < 20) return HIVE_ERR_INVALID;

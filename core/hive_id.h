@@ -29,6 +29,10 @@ void hive_time_format_rfc3339(int64_t us, char *out, size_t cap);
 int hive_time_parse_hhmm(const char *s, int32_t *out_ms);
 /* Formats milliseconds after midnight as "HH:MM". */
 void hive_time_format_hhmm(int32_t ms, char *out, size_t cap);
+/* Parses a calendar date "YYYY-MM-DD" into days since 1970-01-01 (Avro "date"). */
+int hive_date_parse(const char *s, int32_t *out_days);
+/* Formats days since 1970-01-01 as "YYYY-MM-DD". */
+void hive_date_format(int32_t days, char *out, size_t cap);
 /* Wall clock now, microseconds since the epoch. */
 int64_t hive_time_now_us(void);
 /* Monotonic clock, milliseconds. */

@@ -1,4 +1,5 @@
 /* Schema-driven JSON <-> Avro conversion (see hive_json_avro.h). */
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +22,59 @@ static const char *logical(const json_t *type) {
 static const char *primitive(const json_t *type) {
     if (json_is_string(type)) return json_string_value(type);
     if (json_is_object(type)) return json_string_value(json_object_get(type, "type"));
+    return NULL;
+}
+
+/* Client-facing formats a string field may declare with "hivelog.format".
+ * Returns NULL when s conforms, else what is wrong. */
+static const char *check_format(const char *format, const char *s) {
+    if (!format) return NULL;
+    size_t n = strlen(s);
+    if (strcmp(format, "email") == 0) {
+        const char *at = strchr(s, '@');
+        if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.') || s[n - 1] == '.' ||
+            n > 254)
+            return "must be an email address like ana@example.com";
+        for (const char *p = s; *p; p++)
+            if ((unsigned char)*p <= ' ') return "must be an email address without spaces";
+        return NULL;
+    }
+    if (strcmp(format, "currency") == 0) {
+        if (n != 3 || !isupper((unsigned char)s[0]) || !isupper((unsigned char)s[1]) ||
+            !isupper((unsigned char)s[2]))
+            return "must be an ISO 4217 currency code like EUR";
+        return NULL;
+    }
+    if (strcmp(format, "slug") == 0) {
+        if (n == 0) return "must not be empty";
+        for (const char *p = s; *p; p++)
+            if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-')
+                return "must contain only a-z, 0-9 and '-'";
+        return NULL;
+    }
+    if (strcmp(format, "scope") == 0) {
+        static const char *const scopes[] = {"presence:write", "tasks:write", "billing:write",
+                                             "identity:admin", "audit:read"};
+        for (size_t i = 0; i < sizeof scopes / sizeof scopes[0]; i++)
+            if (strcmp(s, scopes[i]) == 0) return NULL;
+        return "must be one of presence:write, tasks:write, billing:write, identity:admin, audit:read";
+    }
+    return NULL;
+}
+
+/* "hivelog.min" / "hivelog.max" bounds of an integer field. */
+static const char *check_range(const json_t *field_def, json_int_t v, char *msg, size_t cap) {
+    const json_t *min = json_object_get(field_def, "hivelog.min");
+    const json_t *max = json_object_get(field_def, "hivelog.max");
+    if (json_is_integer(min) && v < json_integer_value(min)) {
+        if (json_integer_value(min) == 0) return "must not be negative";
+        snprintf(msg, cap, "must be at least %lld", (long long)json_integer_value(min));
+        return msg;
+    }
+    if (json_is_integer(max) && v > json_integer_value(max)) {
+        snprintf(msg, cap, "must be at most %lld", (long long)json_integer_value(max));
+        return msg;
+    }
     return NULL;
 }
 
@@ -83,6 +137,7 @@ static int convert(const json_t *type, const json_t *field_def, const json_t *in
         }
         return fail(err, path, "schema has no usable union branch");
     }
+    if (!in && field_def) in = json_object_get(field_def, "default"); /* absent: the schema's default */
     if (!in) return fail(err, path, "is required");
     const char *p = primitive(type);
     const char *lt = logical(type);
@@ -105,6 +160,8 @@ static int convert(const json_t *type, const json_t *field_def, const json_t *in
             return fail(err, path, msg);
         }
         if (strlen(s) != json_string_length(in)) return fail(err, path, "must not contain NUL characters");
+        const char *why = check_format(json_string_value(json_object_get(field_def, "hivelog.format")), s);
+        if (why) return fail(err, path, why);
         avro_value_set_string(out, s);
         return 0;
     }
@@ -117,6 +174,9 @@ static int convert(const json_t *type, const json_t *field_def, const json_t *in
             return 0;
         }
         if (!json_is_integer(in)) return fail(err, path, "must be an integer");
+        char msg[96];
+        const char *why = check_range(field_def, json_integer_value(in), msg, sizeof msg);
+        if (why) return fail(err, path, why);
         avro_value_set_long(out, json_integer_value(in));
         return 0;
     }
@@ -128,9 +188,19 @@ static int convert(const json_t *type, const json_t *field_def, const json_t *in
             avro_value_set_int(out, ms);
             return 0;
         }
+        if (lt && strcmp(lt, "date") == 0) {
+            int32_t days;
+            if (!json_is_string(in) || hive_date_parse(json_string_value(in), &days))
+                return fail(err, path, "must be a date \"YYYY-MM-DD\"");
+            avro_value_set_int(out, days);
+            return 0;
+        }
         if (!json_is_integer(in)) return fail(err, path, "must be an integer");
         json_int_t v = json_integer_value(in);
         if (v < INT32_MIN || v > INT32_MAX) return fail(err, path, "is out of range for a 32-bit integer");
+        char msg[96];
+        const char *why = check_range(field_def, v, msg, sizeof msg);
+        if (why) return fail(err, path, why);
         avro_value_set_int(out, (int32_t)v);
         return 0;
     }
@@ -160,14 +230,30 @@ static int convert(const json_t *type, const json_t *field_def, const json_t *in
     if (strcmp(p, "array") == 0) {
         if (!json_is_array(in)) return fail(err, path, "must be an array");
         const json_t *items = json_object_get(type, "items");
+        json_int_t max_items = json_integer_value(json_object_get(field_def, "hivelog.max_items"));
+        if (max_items > 0 && (json_int_t)json_array_size(in) > max_items) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "must have at most %lld items", (long long)max_items);
+            return fail(err, path, msg);
+        }
+        /* Items of a string array take the field's item_max_length and format. */
+        json_t *item_def = json_object();
+        json_t *iml = json_object_get(field_def, "hivelog.item_max_length");
+        if (iml) json_object_set(item_def, "hivelog.max_length", iml);
+        json_t *fmt = json_object_get(field_def, "hivelog.format");
+        if (fmt) json_object_set(item_def, "hivelog.format", fmt);
         for (size_t i = 0; i < json_array_size(in); i++) {
             avro_value_t e;
             char sub[256];
             snprintf(sub, sizeof sub, "%s[%zu]", path, i);
             if (avro_value_append(out, &e, NULL)) return fail(err, sub, "schema mismatch");
-            int rc = convert(items, NULL, json_array_get(in, i), &e, sub, err);
-            if (rc) return rc;
+            int rc = convert(items, item_def, json_array_get(in, i), &e, sub, err);
+            if (rc) {
+                json_decref(item_def);
+                return rc;
+            }
         }
+        json_decref(item_def);
         return 0;
     }
     return fail(err, path, "has a type intake does not support");
@@ -235,6 +321,11 @@ static json_t *to_json(const json_t *type, avro_value_t *v) {
             hive_time_format_hhmm(i, buf, sizeof buf);
             return json_string(buf);
         }
+        if (lt && strcmp(lt, "date") == 0) {
+            char buf[24];
+            hive_date_format(i, buf, sizeof buf);
+            return json_string(buf);
+        }
         return json_integer(i);
     }
     case AVRO_INT64: {
@@ -265,7 +356,12 @@ static json_t *to_json(const json_t *type, avro_value_t *v) {
     case AVRO_ENUM: {
         int e = 0;
         avro_value_get_enum(v, &e);
-        return json_incref(json_array_get(json_object_get(type, "symbols"), (size_t)e));
+        /* A field may name an enum defined earlier in the schema: the
+         * symbols then live only in the Avro schema, not in this JSON. */
+        json_t *sym = json_array_get(json_object_get(type, "symbols"), (size_t)e);
+        if (sym) return json_incref(sym);
+        const char *name = avro_schema_enum_get(avro_value_get_schema(v), e);
+        return name ? json_string(name) : NULL;
     }
     case AVRO_RECORD: return record_to_json(type, v);
     case AVRO_ARRAY: {

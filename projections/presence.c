@@ -1,5 +1,7 @@
 /* Presence projections: CheckedIn, CheckedOut and ScheduleSet into
- * presence_records and presence_schedules (sql/presence/).
+ * presence_records and presence_schedules (sql/presence/). Handlers see
+ * every event as the newest version of its record (CheckedIn v2: a v1
+ * event has accuracy_m and altitude_m null, its schema's defaults).
  *
  * Stage order matters and is chosen so a batch needs no per-row ordering
  * and never has two open records for one worker (a unique index forbids
@@ -30,11 +32,13 @@ static const proj_stage stages[] = {
     [STAGE_CHECKED_IN] =
         {"stage_presence_checked_in",
          "seq bigint, id uuid, tenant_id uuid, user_id uuid, at timestamptz, location text,"
-         " device_id text, latitude float8, longitude float8, recorded_at timestamptz",
+         " device_id text, latitude float8, longitude float8, accuracy_m float8, altitude_m float8,"
+         " recorded_at timestamptz",
          "INSERT INTO presence_records (id, tenant_id, user_id, check_in_time, check_out_time,"
-         " location, device_id, latitude, longitude, created_at, updated_at)"
+         " location, device_id, latitude, longitude, accuracy_m, altitude_m, created_at, updated_at)"
          " SELECT i.id, i.tenant_id, i.user_id, i.at, o.at, i.location, i.device_id, i.latitude,"
-         " i.longitude, i.recorded_at, coalesce(o.recorded_at, i.recorded_at)"
+         " i.longitude, i.accuracy_m, i.altitude_m, i.recorded_at,"
+         " coalesce(o.recorded_at, i.recorded_at)"
          " FROM stage_presence_checked_in i"
          " LEFT JOIN stage_presence_checked_out o ON o.record_id = i.id",
          NULL},
@@ -56,14 +60,16 @@ static const proj_stage stages[] = {
 static int checked_in(proj_rows *r, int stage, int64_t seq, avro_value_t *ev, avro_value_t *meta) {
     const char *id, *tenant, *user, *location, *device;
     int64_t at, recorded;
-    double lat, lon;
-    int lat_null, lon_null;
+    double lat, lon, acc, alt;
+    int lat_null, lon_null, acc_null, alt_null;
     if (hive_avro_get_string(ev, "record_id", &id) || hive_avro_get_string(meta, "tenant_id", &tenant) ||
         hive_avro_get_string(ev, "user_id", &user) || hive_avro_get_long(ev, "at", &at) ||
         hive_avro_get_opt_string(ev, "location", &location) ||
         hive_avro_get_opt_string(ev, "device_id", &device) ||
         hive_avro_get_opt_double(ev, "latitude", &lat, &lat_null) ||
         hive_avro_get_opt_double(ev, "longitude", &lon, &lon_null) ||
+        hive_avro_get_opt_double(ev, "accuracy_m", &acc, &acc_null) ||
+        hive_avro_get_opt_double(ev, "altitude_m", &alt, &alt_null) ||
         hive_avro_get_long(meta, "recorded_at", &recorded))
         return HIVE_ERR_CODEC;
     proj_row_begin(r, stage, seq);
@@ -75,6 +81,8 @@ static int checked_in(proj_rows *r, int stage, int64_t seq, avro_value_t *ev, av
     proj_col_text(r, device);
     proj_col_double(r, lat, lat_null);
     proj_col_double(r, lon, lon_null);
+    proj_col_double(r, acc, acc_null);
+    proj_col_double(r, alt, alt_null);
     proj_col_timestamp(r, recorded);
     proj_row_end(r);
     return 0;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "hive_codec.h"
+#include "hive_registry.h"
 
 /* COPY text rows under construction for each stage of a batch. */
 typedef struct proj_rows proj_rows;
@@ -34,7 +35,7 @@ typedef struct {
 } proj_stage;
 
 typedef struct {
-    const char *event;    /* Avro record full name */
+    const char *event;    /* Avro record full name; "*" matches every event */
     int stage;            /* index into the service's stages */
     /* Appends the event's staged row; returns 0 or HIVE_ERR_CODEC when a
      * field is missing. meta is the event's "meta" record. */
@@ -43,6 +44,7 @@ typedef struct {
 
 typedef struct {
     const char *service;
+    int all_topics; /* consumes every service's events topic (audit), not only its own */
     const proj_stage *stages;
     int stage_count; /* flushed in order: a stage may read rows staged by an earlier one */
     const proj_handler *handlers;
@@ -62,5 +64,20 @@ void proj_rows_clear(proj_rows *r);
 const hive_buf *proj_rows_data(const proj_rows *r, int stage, int64_t *count);
 /* Marks the row being built as abandoned (apply failed half way). */
 void proj_row_abort(proj_rows *r);
+
+/* Where the event being staged comes from, for handlers that record it
+ * (set by the driver before each apply). Borrowed pointers. */
+typedef struct {
+    const char *topic;
+    int32_t partition;
+    const hive_schema *schema;
+} proj_origin;
+void proj_rows_set_origin(proj_rows *r, const proj_origin *origin);
+const proj_origin *proj_rows_origin(const proj_rows *r);
+
+/* The generic handler of JSON-staged services: stages (seq, topic,
+ * partition, event_type, event jsonb) into stage 0 for a SQL apply function. */
+int proj_json_event(proj_rows *r, int stage, int64_t seq, avro_value_t *event, avro_value_t *meta);
+#define PROJ_JSON_STAGE_COLUMNS "seq bigint, topic text, partition int, event_type text, event jsonb"
 
 #endif

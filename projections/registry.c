@@ -3,9 +3,14 @@
 
 #include "projection.h"
 
+extern const proj_service proj_identity;
 extern const proj_service proj_presence;
+extern const proj_service proj_tasks;
+extern const proj_service proj_billing;
+extern const proj_service proj_audit;
 
-static const proj_service *const services[] = {&proj_presence};
+static const proj_service *const services[] = {&proj_identity, &proj_presence, &proj_tasks,
+                                               &proj_billing, &proj_audit};
 
 const proj_service *proj_service_find(const char *service) {
     for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
@@ -15,6 +20,7 @@ const proj_service *proj_service_find(const char *service) {
 
 const proj_handler *proj_service_handler(const proj_service *svc, const char *event) {
     for (int i = 0; i < svc->handler_count; i++)
-        if (strcmp(svc->handlers[i].event, event) == 0) return &svc->handlers[i];
+        if (strcmp(svc->handlers[i].event, event) == 0 || strcmp(svc->handlers[i].event, "*") == 0)
+            return &svc->handlers[i];
     return NULL;
 }

@@ -16,7 +16,11 @@ struct proj_rows {
     int current;     /* stage of the row being built, -1 when none */
     size_t row_start;
     int first_col;
+    proj_origin origin;
 };
+
+void proj_rows_set_origin(proj_rows *r, const proj_origin *origin) { r->origin = *origin; }
+const proj_origin *proj_rows_origin(const proj_rows *r) { return &r->origin; }
 
 proj_rows *proj_rows_new(int stage_count) {
     if (stage_count > MAX_STAGES) return NULL;

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # demo.sh — the embedded hivelog demo (`./run demo`): starts a throwaway
-# PostgreSQL, the broker, api, decider and presence projector in a temporary
-# run directory, posts one working Monday for two tenants, prints the
-# presence read model, then stops everything. The logic is in demo.py.
+# PostgreSQL, the broker, api, decider and the five projectors (identity,
+# presence, tasks, billing, audit) in a temporary run directory; bootstraps
+# the operator, who creates a company; plays the company's working Monday over
+# the HTTP API (organisation, API keys, roster, check-ins, tasks, billing);
+# prints a summary of every read model and one task's audit trail, then stops
+# everything. The logic is in demo.py.
 #
 #   HIVELOG_BIN=build/hivelog bash scripts/demo.sh
 #

@@ -6,7 +6,9 @@
  * a thread, and resumed by the delivery callback or the command index. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cli_util.h"
 #include "command_index.h"
 #include "commands.h"
@@ -33,11 +36,14 @@ typedef struct {
     hive_registry *reg;
     rd_kafka_t *producer;
     command_index *index;
+    api_auth *auth;
+    intake_ctx intake;
+    unsigned char pepper[HIVE_PEPPER_BYTES];
     char commands_topic[256];
     pthread_t poller;
     volatile int stop;
     atomic_int broker_up;
-    atomic_ulong requests, accepted, replays, intake_errors, log_errors;
+    atomic_ulong requests, accepted, replays, intake_errors, log_errors, auth_errors;
     atomic_ulong by_status[6]; /* 2xx..5xx buckets, index status/100 */
 } api_server;
 
@@ -63,6 +69,7 @@ typedef struct {
     rd_kafka_resp_err_t err;
     int32_t partition;
     int64_t offset;
+    char api_key[HIVE_APIKEY_LEN + 1]; /* a key api_key.issue created: shown in this answer only */
 } request_state;
 
 /* Runs on the producer's poll thread. The request was suspended before it
@@ -124,13 +131,29 @@ static enum MHD_Result send_error(api_server *srv, struct MHD_Connection *c, int
     return r;
 }
 
+/* A body with the new API key added, when the request issued one. */
+static enum MHD_Result send_json_with_key(api_server *srv, struct MHD_Connection *c, int status,
+                                          const char *body, const char *api_key) {
+    if (!api_key || !api_key[0]) return send_json(srv, c, status, body);
+    json_t *j = json_loads(body, 0, NULL);
+    if (!j) return send_json(srv, c, status, body);
+    json_object_set_new(j, "api_key", json_string(api_key));
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    enum MHD_Result r = send_json(srv, c, status, text ? text : body);
+    if (text) sodium_memzero(text, strlen(text));
+    free(text);
+    return r;
+}
+
 static enum MHD_Result send_accepted(api_server *srv, struct MHD_Connection *c, int status,
-                                     const char *id, int32_t partition, int64_t offset) {
+                                     const char *id, int32_t partition, int64_t offset,
+                                     const char *api_key) {
     char body[256];
     snprintf(body, sizeof body,
              "{\"command_id\":\"%s\",\"status\":\"accepted\",\"partition\":%d,\"offset\":%lld}",
              id, partition, (long long)offset);
-    return send_json(srv, c, status, body);
+    return send_json_with_key(srv, c, status, body, api_key);
 }
 
 /* Answers with the command's outcome, or registers for it and suspends the
@@ -152,10 +175,13 @@ static enum MHD_Result send_outcome(api_server *srv, struct MHD_Connection *c,
     } else {
         command_index_get(srv->index, id, &v);
     }
+    /* A key is shown only with a command that was applied. */
+    const char *key = v.state == IDX_DECIDED && v.http_status == 200 ? rs->api_key : NULL;
+    if (v.state == IDX_DECIDED && v.http_status == 200) api_auth_wait_applied(srv->auth, v.outcome_json, 2000);
     if (v.state == IDX_DECIDED && v.outcome_json)
-        r = send_json(srv, c, v.http_status ? v.http_status : 200, v.outcome_json);
+        r = send_json_with_key(srv, c, v.http_status ? v.http_status : 200, v.outcome_json, key);
     else
-        r = send_accepted(srv, c, 504, id, partition, offset);
+        r = send_accepted(srv, c, 504, id, partition, offset, rs->api_key);
     free(v.outcome_json);
     return r;
 }
@@ -191,7 +217,13 @@ static enum MHD_Result after_delivery(api_server *srv, struct MHD_Connection *c,
                            rs->body_hash, rs->partition, rs->offset);
     if (rs->wait_ms >= 0)
         return send_outcome(srv, c, rs, rs->command_id, rs->wait_ms, rs->partition, rs->offset);
-    return send_accepted(srv, c, 202, rs->command_id, rs->partition, rs->offset);
+    return send_accepted(srv, c, 202, rs->command_id, rs->partition, rs->offset, rs->api_key);
+}
+
+static int authenticate(api_server *srv, struct MHD_Connection *c, auth_result *out) {
+    return api_auth_authenticate(
+        srv->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key"), out);
 }
 
 static enum MHD_Result post_command(api_server *srv, struct MHD_Connection *c,
@@ -200,17 +232,28 @@ static enum MHD_Result post_command(api_server *srv, struct MHD_Connection *c,
     if (parse_wait(c, &rs->wait_ms))
         return send_error(srv, c, 422, "validation_failed", "wait",
                           "wait must be an integer number of milliseconds from 0 to 10000");
-    if (!command_index_ready(srv->index))
+    if (!command_index_ready(srv->index) || !api_auth_ready(srv->auth))
         return send_error(srv, c, 503, "starting", NULL,
                           "intake is catching up with the log; retry shortly");
+    auth_result auth;
+    if (authenticate(srv, c, &auth)) {
+        atomic_fetch_add(&srv->auth_errors, 1);
+        return send_error(srv, c, auth.http_status, auth.code, NULL, auth.message);
+    }
     hive_uuid_random(rs->command_id);
     intake_command cmd = {0};
     intake_error err;
-    if (intake_parse(srv->reg, rs->body.data ? rs->body.data : "", rs->body.len, rs->command_id,
-                     hive_time_now_us(), &cmd, &err)) {
+    if (intake_parse(&srv->intake, rs->body.data ? rs->body.data : "", rs->body.len,
+                     rs->command_id, hive_time_now_us(), auth.key.key_id, &cmd, &err)) {
         atomic_fetch_add(&srv->intake_errors, 1);
         hive_buf_free(&cmd.record);
         return send_error(srv, c, err.http_status, err.code, err.field, err.message);
+    }
+    if (api_auth_authorize(srv->auth, cmd.tenant_id, cmd.type->service, cmd.type->type, &auth)) {
+        atomic_fetch_add(&srv->auth_errors, 1);
+        hive_buf_free(&cmd.record);
+        sodium_memzero(cmd.api_key, sizeof cmd.api_key);
+        return send_error(srv, c, auth.http_status, auth.code, NULL, auth.message);
     }
     snprintf(rs->tenant_id, sizeof rs->tenant_id, "%s", cmd.tenant_id);
     snprintf(rs->key, sizeof rs->key, "%s", cmd.idempotency_key);
@@ -239,14 +282,17 @@ static enum MHD_Result post_command(api_server *srv, struct MHD_Connection *c,
             rs->partition = v.partition;
             rs->offset = v.offset;
             rs->phase = REQ_DELIVERED;
+            sodium_memzero(cmd.api_key, sizeof cmd.api_key); /* a replay shows no key */
             if (rs->wait_ms >= 0)
                 ret = send_outcome(srv, c, rs, v.command_id, rs->wait_ms, v.partition, v.offset);
             else
-                ret = send_accepted(srv, c, 202, v.command_id, v.partition, v.offset);
+                ret = send_accepted(srv, c, 202, v.command_id, v.partition, v.offset, NULL);
             free(v.outcome_json);
             return ret;
         }
     }
+    memcpy(rs->api_key, cmd.api_key, sizeof rs->api_key);
+    sodium_memzero(cmd.api_key, sizeof cmd.api_key);
     rs->phase = REQ_PRODUCING;
     MHD_suspend_connection(c);
     rd_kafka_resp_err_t perr;
@@ -270,6 +316,10 @@ static enum MHD_Result post_command(api_server *srv, struct MHD_Connection *c,
 
 static enum MHD_Result get_command(api_server *srv, struct MHD_Connection *c,
                                    request_state *rs, const char *id) {
+    auth_result auth;
+    if (rs->phase == REQ_READING && authenticate(srv, c, &auth))
+        return send_error(srv, c, auth.http_status, auth.code, NULL, auth.message);
+    if (rs->phase == REQ_READING) snprintf(rs->tenant_id, sizeof rs->tenant_id, "%s", auth.key.tenant_id);
     if (!hive_uuid_valid(id))
         return send_error(srv, c, 404, "unknown_command", "command_id", "command ids are UUIDs");
     char norm[HIVE_UUID_LEN + 1];
@@ -290,18 +340,19 @@ static enum MHD_Result get_command(api_server *srv, struct MHD_Connection *c,
         command_index_get(srv->index, norm, &v);
     }
     enum MHD_Result r;
-    if (v.state == IDX_ABSENT || v.state == IDX_PENDING)
+    /* Another tenant's command does not exist, as far as this key can tell. */
+    if (v.state == IDX_ABSENT || v.state == IDX_PENDING || strcmp(v.tenant_id, rs->tenant_id) != 0)
         r = send_error(srv, c, 404, "unknown_command", "command_id", "no command with this id");
     else if (v.state == IDX_DECIDED && v.outcome_json)
         r = send_json(srv, c, 200, v.outcome_json);
     else
-        r = send_accepted(srv, c, 200, v.command_id, v.partition, v.offset);
+        r = send_accepted(srv, c, 200, v.command_id, v.partition, v.offset, NULL);
     free(v.outcome_json);
     return r;
 }
 
 static enum MHD_Result get_metrics(api_server *srv, struct MHD_Connection *c) {
-    char body[2048];
+    char body[4096];
     snprintf(body, sizeof body,
              "# HELP hivelog_http_requests_total HTTP requests by status class.\n"
              "# TYPE hivelog_http_requests_total counter\n"
@@ -317,6 +368,9 @@ static enum MHD_Result get_metrics(api_server *srv, struct MHD_Connection *c) {
              "# HELP hivelog_intake_rejected_total Requests refused by validation.\n"
              "# TYPE hivelog_intake_rejected_total counter\n"
              "hivelog_intake_rejected_total %lu\n"
+             "# HELP hivelog_auth_rejected_total Requests refused for their API key (401, 403, 429).\n"
+             "# TYPE hivelog_auth_rejected_total counter\n"
+             "hivelog_auth_rejected_total %lu\n"
              "# HELP hivelog_log_errors_total Commands the log could not take (503).\n"
              "# TYPE hivelog_log_errors_total counter\n"
              "hivelog_log_errors_total %lu\n"
@@ -329,7 +383,7 @@ static enum MHD_Result get_metrics(api_server *srv, struct MHD_Connection *c) {
              atomic_load(&srv->by_status[2]), atomic_load(&srv->by_status[4]),
              atomic_load(&srv->by_status[5]), atomic_load(&srv->accepted),
              atomic_load(&srv->replays), atomic_load(&srv->intake_errors),
-             atomic_load(&srv->log_errors),
+             atomic_load(&srv->auth_errors), atomic_load(&srv->log_errors),
              (unsigned long long)command_index_commands_seen(srv->index),
              (unsigned long long)command_index_outcomes_seen(srv->index));
     struct MHD_Response *r =
@@ -399,7 +453,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strncmp(url, "/v1/commands/", 13) == 0) return get_command(srv, c, rs, url + 13);
     if (strcmp(url, "/healthz") == 0) return send_json(srv, c, 200, "{\"status\":\"ok\"}");
     if (strcmp(url, "/readyz") == 0) {
-        if (command_index_ready(srv->index) && atomic_load(&srv->broker_up))
+        if (command_index_ready(srv->index) && api_auth_ready(srv->auth) && atomic_load(&srv->broker_up))
             return send_json(srv, c, 200, "{\"status\":\"ready\"}");
         return send_json(srv, c, 503,
                          command_index_ready(srv->index)
@@ -472,8 +526,15 @@ int cmd_api(int argc, char **argv) {
     char err[512];
     if (hive_registry_load(&srv->reg, srv->cfg.schemas_dir, err, sizeof err)) {
         hive_error("cannot load schemas", "\"error\":\"%s\"", err);
+        free(srv);
         return 1;
     }
+    if (hive_pepper_load(srv->cfg.pepper_file, 0, srv->pepper, err, sizeof err)) {
+        hive_error("cannot load the API key pepper", "\"error\":\"%s\"", err);
+        fprintf(stderr, "hivelog api: %s\n", err);
+        return 1;
+    }
+    srv->intake = (intake_ctx){.reg = srv->reg, .pepper = srv->pepper};
     hive_config_topic(&srv->cfg, "commands", srv->commands_topic, sizeof srv->commands_topic);
     rd_kafka_conf_t *conf = hive_kafka_conf(
         &srv->cfg, err, sizeof err, "enable.idempotence", "true", "acks", "all", "linger.ms", "2",
@@ -493,6 +554,8 @@ int cmd_api(int argc, char **argv) {
     atomic_store(&srv->broker_up, 1);
     srv->index = command_index_start(&srv->cfg, srv->reg);
     if (!srv->index) return 1;
+    srv->auth = api_auth_start(&srv->cfg, srv->reg, srv->pepper);
+    if (!srv->auth) return 1;
     pthread_create(&srv->poller, NULL, poll_loop, srv);
 
     struct MHD_Daemon *d = MHD_start_daemon(
@@ -521,6 +584,8 @@ int cmd_api(int argc, char **argv) {
     srv->stop = 1;
     pthread_join(srv->poller, NULL);
     command_index_stop(srv->index);
+    api_auth_stop(srv->auth);
+    sodium_memzero(srv->pepper, sizeof srv->pepper);
     rd_kafka_destroy(srv->producer);
     hive_registry_destroy(srv->reg);
     free(srv);

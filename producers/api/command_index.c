@@ -17,6 +17,7 @@
 typedef struct {
     char command_id[37];
     idx_state state;
+    char tenant_id[37];
     int32_t partition;
     int64_t offset;
     int http_status;
@@ -135,6 +136,7 @@ static void on_command(command_index *idx, const rd_kafka_message_t *m, avro_val
     if (!e) return;
     e->partition = m->partition;
     e->offset = m->offset;
+    snprintf(e->tenant_id, sizeof e->tenant_id, "%s", tenant);
     if (e->state == IDX_PENDING || e->state == IDX_ABSENT) e->state = IDX_ACCEPTED;
     if (key) remember_key(idx, tenant, key, id, hash);
     idx->commands_seen++;
@@ -146,6 +148,9 @@ static void on_outcome(command_index *idx, const hive_schema *s, avro_value_t *v
     cmd_entry *e = entry_get(idx, id, true);
     if (!e || e->state == IDX_DECIDED) return; /* a repeated outcome changes nothing */
     int status = 0;
+    const char *tenant;
+    if (!hive_avro_get_string(v, "tenant_id", &tenant))
+        snprintf(e->tenant_id, sizeof e->tenant_id, "%s", tenant);
     char *body = outcome_body(s, v, &status);
     if (!body) return;
     int32_t p;
@@ -315,6 +320,7 @@ bool command_index_ready(command_index *idx) { return idx->ready; }
 static void fill_view(cmd_entry *e, idx_view *view) {
     view->state = e->state;
     snprintf(view->command_id, sizeof view->command_id, "%s", e->command_id);
+    snprintf(view->tenant_id, sizeof view->tenant_id, "%s", e->tenant_id);
     view->partition = e->partition;
     view->offset = e->offset;
     view->http_status = e->http_status;
@@ -381,6 +387,7 @@ void command_index_accepted(command_index *idx, const char *command_id, const ch
     if (e) {
         e->partition = partition;
         e->offset = offset;
+        snprintf(e->tenant_id, sizeof e->tenant_id, "%s", tenant);
     }
     if (key && *key) remember_key(idx, tenant, key, command_id, body_hash);
     pthread_cond_broadcast(&idx->changed);

@@ -20,6 +20,7 @@ typedef enum { IDX_ABSENT, IDX_PENDING, IDX_ACCEPTED, IDX_DECIDED } idx_state;
 typedef struct {
     idx_state state;
     char command_id[37];
+    char tenant_id[37];    /* "" until known */
     int32_t partition;
     int64_t offset;
     int http_status;       /* outcome's status (200/409/422) once decided */

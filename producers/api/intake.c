@@ -30,7 +30,7 @@ static const char *const envelope_fields[] = {"type", "tenant_id", "idempotency_
                                               "expected_version", "payload", "correlation_id"};
 
 static int fill_meta(avro_value_t *meta, const intake_command *cmd, const json_t *root,
-                     int64_t received_at_us) {
+                     int64_t received_at_us, const char *actor) {
     int rc = 0;
     rc |= hive_avro_set_string(meta, "command_id", cmd->command_id);
     rc |= hive_avro_set_string(meta, "type", cmd->type->type);
@@ -45,14 +45,66 @@ static int fill_meta(avro_value_t *meta, const intake_command *cmd, const json_t
     char norm[HIVE_UUID_LEN + 1];
     if (corr) hive_uuid_normalize(corr, norm);
     rc |= hive_avro_set_string(meta, "correlation_id", corr ? norm : cmd->command_id);
-    rc |= hive_avro_set_opt_string(meta, "actor", NULL);
+    rc |= hive_avro_set_opt_string(meta, "actor", actor);
     return rc;
 }
 
-int intake_parse(const hive_registry *reg, const char *body, size_t len,
-                 const char *command_id, int64_t received_at_us, intake_command *cmd,
+/* Fields the schema marks as filled by intake ("hivelog.secret_from",
+ * "hivelog.generated"): replaces secrets by what may be stored and fills
+ * generated values. Runs after the body hash, so a retry with the same
+ * password is the same body, and the hash never covers a secret in clear. */
+static int fill_intake_fields(const intake_ctx *ctx, const json_t *payload_schema, json_t *payload,
+                              const char *command_id, intake_command *cmd, intake_error *err) {
+    const json_t *fields = json_object_get(payload_schema, "fields");
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        const json_t *f = json_array_get(fields, i);
+        const char *name = json_string_value(json_object_get(f, "name"));
+        const char *secret = json_string_value(json_object_get(f, "hivelog.secret_from"));
+        const char *gen = json_string_value(json_object_get(f, "hivelog.generated"));
+        char path[300];
+        snprintf(path, sizeof path, "payload.%s", name);
+        if ((secret || (gen && strcmp(gen, "key_id") != 0)) && json_object_get(payload, name))
+            return invalid(err, path, "is set by hivelog; do not send it");
+        if (secret) {
+            json_t *clear = json_object_get(payload, secret);
+            if (!clear) continue;
+            snprintf(path, sizeof path, "payload.%s", secret);
+            if (!json_is_string(clear) || json_string_length(clear) < 8 ||
+                json_string_length(clear) > 1024 || strlen(json_string_value(clear)) != json_string_length(clear))
+                return invalid(err, path, "must be a string of 8 to 1024 characters");
+            char hash[crypto_pwhash_STRBYTES];
+            if (crypto_pwhash_str(hash, json_string_value(clear), json_string_length(clear),
+                                  ctx->pw_opslimit ? ctx->pw_opslimit : crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                  ctx->pw_memlimit ? ctx->pw_memlimit : crypto_pwhash_MEMLIMIT_INTERACTIVE))
+                return fail(err, 503, "overloaded", NULL, "cannot hash the password now (out of memory); retry");
+            json_object_del(payload, secret);
+            json_object_set_new(payload, name, json_string(hash));
+            sodium_memzero(hash, sizeof hash);
+        } else if (gen && strcmp(gen, "key_id") == 0) {
+            if (!json_object_get(payload, name)) {
+                char id[HIVE_UUID_LEN + 1];
+                hive_uuid_derive(command_id, name, id);
+                json_object_set_new(payload, name, json_string(id));
+            }
+        } else if (gen && strncmp(gen, "api_key_", 8) == 0) {
+            char prefix[HIVE_APIKEY_PREFIX_LEN + 1], hash[HIVE_APIKEY_HASH_HEX + 1];
+            if (!ctx->pepper)
+                return fail(err, 503, "keys_unavailable", NULL, "this intake cannot issue API keys (no pepper file)");
+            if (!cmd->api_key[0]) hive_apikey_generate(cmd->api_key, prefix);
+            else hive_apikey_parse(cmd->api_key, prefix);
+            hive_apikey_hash(ctx->pepper, cmd->api_key, hash);
+            json_object_set_new(payload, name, json_string(strcmp(gen, "api_key_prefix") == 0 ? prefix : hash));
+        }
+    }
+    return 0;
+}
+
+int intake_parse(const intake_ctx *ctx, const char *body, size_t len, const char *command_id,
+                 int64_t received_at_us, const char *actor, intake_command *cmd,
                  intake_error *err) {
+    const hive_registry *reg = ctx->reg;
     memset(err, 0, sizeof *err);
+    cmd->api_key[0] = '\0';
     json_error_t je;
     int rc = HIVE_ERR_INVALID;
     avro_value_t value = {0};
@@ -137,33 +189,50 @@ int intake_parse(const hive_registry *reg, const char *body, size_t len,
     avro_value_get_by_name(&value, "payload", &payload_value, NULL);
     avro_value_get_by_name(&value, "command", &meta_value, NULL);
     const json_t *payload_schema = json_object_get(hive_schema_field(s->json, "payload"), "type");
+    {
+        /* The body hash is over the canonical form (key order and spacing do
+         * not make an identical retry look different), without secrets. */
+        json_t *copy = json_deep_copy(root);
+        json_t *cp = json_object_get(copy, "payload");
+        const json_t *fields = json_object_get(payload_schema, "fields");
+        for (size_t i = 0; i < json_array_size(fields); i++) {
+            const char *secret = json_string_value(json_object_get(json_array_get(fields, i), "hivelog.secret_from"));
+            if (secret) json_object_del(cp, secret);
+        }
+        char *canon = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(copy);
+        if (!canon) {
+            fail(err, 500, "internal", NULL, "out of memory");
+            goto done;
+        }
+        unsigned char h[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256(h, (const unsigned char *)canon, strlen(canon));
+        free(canon);
+        sodium_bin2hex(cmd->body_hash, sizeof cmd->body_hash, h, sizeof h);
+    }
+    if (fill_intake_fields(ctx, payload_schema, payload, command_id, cmd, err)) goto done;
     hive_json_error jerr;
     if (hive_json_to_avro(payload_schema, payload, &payload_value, "payload", &jerr)) {
         invalid(err, jerr.field, jerr.message);
         goto done;
     }
-    const char *agg = NULL;
-    if (hive_avro_get_string(&payload_value, cmd->type->key_field, &agg) || !hive_uuid_valid(agg)) {
+    const char *agg = cmd->tenant_id;
+    if (cmd->type->key_field &&
+        (hive_avro_get_string(&payload_value, cmd->type->key_field, &agg) || !hive_uuid_valid(agg))) {
         invalid(err, "payload", "has no aggregate id");
         goto done;
     }
     snprintf(cmd->aggregate_id, sizeof cmd->aggregate_id, "%s", agg);
 
-    /* The body hash is over the canonical form, so key order and spacing do
-     * not make an identical retry look like a different command. */
-    char *canon = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, (const unsigned char *)canon, strlen(canon));
-    free(canon);
-    sodium_bin2hex(cmd->body_hash, sizeof cmd->body_hash, h, sizeof h);
     snprintf(cmd->command_id, sizeof cmd->command_id, "%s", command_id);
-    if (fill_meta(&meta_value, cmd, root, received_at_us) ||
+    if (fill_meta(&meta_value, cmd, root, received_at_us, actor) ||
         hive_codec_encode(s, &value, &cmd->record)) {
         fail(err, 500, "internal", NULL, "cannot encode the command");
         goto done;
     }
     rc = 0;
 done:
+    if (rc) sodium_memzero(cmd->api_key, sizeof cmd->api_key); /* never shown for a refused command */
     if (value.iface) avro_value_decref(&value);
     json_decref(root);
     return rc;

@@ -3,6 +3,7 @@
  * writes the events, one outcome per command and the consumer offsets in
  * one Kafka transaction per batch. See decider_rebuild.c for how state and
  * progress are recovered after a crash. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ typedef struct {
 struct decider_emit {
     decider *d;
     const char *command_id;
+    const char *tenant;
     int rejected;
     int http_status;
     char code[64];
@@ -64,24 +66,24 @@ typedef struct {
     hive_buf buf;
     avro_value_t outcome_value, dlq_value;
     const hive_schema *outcome_schema, *dlq_schema;
-    avro_value_t event_values[512][DECIDER_MAX_EVENTS_PER_COMMAND];
-    unsigned char have_event_value[512][DECIDER_MAX_EVENTS_PER_COMMAND];
+    avro_value_t event_values[HIVE_REGISTRY_MAX_LOCAL][DECIDER_MAX_EVENTS_PER_COMMAND];
+    unsigned char have_event_value[HIVE_REGISTRY_MAX_LOCAL][DECIDER_MAX_EVENTS_PER_COMMAND];
 } scratch;
 
 static scratch sc;
 
 avro_value_t *decider_emit_event(decider_emit *em, const char *schema_name) {
     const hive_schema *s = hive_registry_by_name(em->d->reg, schema_name);
-    if (!s || em->n == DECIDER_MAX_EVENTS_PER_COMMAND || s->id >= 512) {
+    if (!s || em->n == DECIDER_MAX_EVENTS_PER_COMMAND || s->slot >= HIVE_REGISTRY_MAX_LOCAL) {
         decider_emit_reject(em, 500, "internal", "event schema missing");
         return NULL;
     }
     int i = em->n++;
-    if (!sc.have_event_value[s->id][i]) {
-        if (avro_generic_value_new(s->iface, &sc.event_values[s->id][i])) return NULL;
-        sc.have_event_value[s->id][i] = 1;
+    if (!sc.have_event_value[s->slot][i]) {
+        if (avro_generic_value_new(s->iface, &sc.event_values[s->slot][i])) return NULL;
+        sc.have_event_value[s->slot][i] = 1;
     }
-    avro_value_t *v = &sc.event_values[s->id][i];
+    avro_value_t *v = &sc.event_values[s->slot][i];
     avro_value_reset(v);
     em->schemas[i] = s;
     em->values[i] = *v;
@@ -96,6 +98,17 @@ void decider_emit_reject(decider_emit *em, int http_status, const char *code, co
 }
 
 const char *decider_emit_command_id(const decider_emit *em) { return em->command_id; }
+const char *decider_emit_tenant(const decider_emit *em) { return em->tenant; }
+hive_idview *decider_emit_identity(const decider_emit *em) { return em->d->identity; }
+
+void decider_emit_rejectf(decider_emit *em, int http_status, const char *code, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    decider_emit_reject(em, http_status, code, msg);
+}
 
 int decider_service_index(const decider *d, const char *service) {
     for (int i = 0; i < d->service_count; i++)
@@ -205,7 +218,8 @@ static int decide_one(decider *d, rd_kafka_message_t *m, pending_outcome *po, in
     hive_avro_get_string(&meta, "tenant_id", &tenant);
     hive_avro_get_long(&meta, "received_at", &received_at);
     hive_avro_get_opt_long(&meta, "expected_version", &expected, &no_expected);
-    hive_avro_get_string(&payload, ct->key_field, &aggregate);
+    if (ct->key_field) hive_avro_get_string(&payload, ct->key_field, &aggregate);
+    else aggregate = tenant;
     snprintf(po->command_id, sizeof po->command_id, "%s", command_id);
     snprintf(po->type, sizeof po->type, "%s", ct->type);
     snprintf(po->tenant, sizeof po->tenant, "%s", tenant);
@@ -219,7 +233,8 @@ static int decide_one(decider *d, rd_kafka_message_t *m, pending_outcome *po, in
     int si = decider_service_index(d, ct->service);
     const decider_service *svc = si >= 0 ? d->services[si] : NULL;
     aggregate_state *agg =
-        svc && aggregate ? decider_state_get(d->state, tenant, aggregate, m->partition, svc->state_size)
+        svc && aggregate ? decider_state_get(d->state, tenant, ct->aggregate_type, aggregate, m->partition,
+                                             svc->state_size, svc->free_state)
                          : NULL;
     if (!agg) {
         po->http_status = 422;
@@ -235,7 +250,19 @@ static int decide_one(decider *d, rd_kafka_message_t *m, pending_outcome *po, in
                  (long long)expected, (long long)agg->version);
         return 0;
     }
-    decider_emit em = {.d = d, .command_id = command_id};
+    /* Every service but identity (which owns tenants) needs an active tenant. */
+    if (strcmp(ct->service, "identity") != 0) {
+        hive_ref_state ts = hive_idview_tenant(d->identity, tenant, NULL);
+        if (ts != HIVE_REF_ACTIVE) {
+            po->http_status = ts == HIVE_REF_UNKNOWN ? 422 : 409;
+            snprintf(po->code, sizeof po->code, "%s",
+                     ts == HIVE_REF_UNKNOWN ? "unknown_tenant" : "tenant_suspended");
+            snprintf(po->message, sizeof po->message, "tenant %s %s", tenant,
+                     ts == HIVE_REF_UNKNOWN ? "does not exist" : "is suspended");
+            return 0;
+        }
+    }
+    decider_emit em = {.d = d, .command_id = command_id, .tenant = tenant};
     svc->decide(agg->blob, ct, &payload, &em);
     if (em.rejected) {
         po->http_status = em.http_status;
@@ -273,13 +300,18 @@ static int decide_one(decider *d, rd_kafka_message_t *m, pending_outcome *po, in
         hive_avro_set_opt_string(&evmeta, "actor", actor);
         hive_avro_set_long(&evmeta, "seq", (*seq)++);
         if (hive_codec_encode(em.schemas[i], ev, &sc.buf)) return HIVE_ERR_CODEC;
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(1);
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
         rd_kafka_header_add(hdrs, DECIDER_HEADER_SOURCE, -1, source, (ssize_t)strlen(source));
+        /* The record name, for consumers that cannot see the schema id (ClickHouse's Kafka
+         * engine routes events to their tables by it: sql/clickhouse/02_kafka.sql). */
+        rd_kafka_header_add(hdrs, DECIDER_HEADER_EVENT_TYPE, -1, pe->type_name, (ssize_t)strlen(pe->type_name));
         int rc = produce(d, d->events_topics[si], m->partition, aggregate, strlen(aggregate),
                          &sc.buf, hdrs, &pe->slot);
         if (rc) return rc;
         svc->evolve(agg->blob, em.schemas[i], ev);
         agg->version++;
+        /* Commands later in this batch, on any partition, see this at once. */
+        if (si == d->identity_index) hive_idview_apply(d->identity, em.schemas[i], ev);
     }
     po->n_events = em.n;
     po->http_status = 200;
@@ -387,6 +419,15 @@ static int recover(decider *d) {
     return rc;
 }
 
+static void follow_identity(void *arg, const char *topic, int32_t partition, int64_t offset,
+                            const hive_schema *schema, avro_value_t *value) {
+    (void)topic;
+    (void)partition;
+    (void)offset;
+    decider *d = arg;
+    hive_idview_apply(d->identity, schema, value);
+}
+
 static int setup(decider *d) {
     char err[512];
     if (hive_registry_load(&d->reg, d->cfg.schemas_dir, err, sizeof err)) {
@@ -440,8 +481,22 @@ static int setup(decider *d) {
                                           "read_committed", "fetch.wait.max.ms", "10", NULL);
     if (!rc) goto bad_conf;
     if (!(d->reader = hive_kafka_new(RD_KAFKA_CONSUMER, rc))) return 1;
-    const char *topics[] = {d->commands_topic, d->outcomes_topic, d->events_topics[0], NULL};
+    const char *topics[DECIDER_MAX_SERVICES + 3] = {d->commands_topic, d->outcomes_topic};
+    for (int i = 0; i < d->service_count; i++) topics[2 + i] = d->events_topics[i];
     if (hive_kafka_wait_topics(d->producer, 30000, topics)) return 1;
+    d->identity_index = decider_service_index(d, "identity");
+    d->identity = hive_idview_new();
+    /* Reference data must be complete before the first decision: a command
+     * naming a user registered on another partition must not be rejected
+     * just because this process has not read that far yet. */
+    static const char *const identity_topics[] = {"identity.events", NULL};
+    d->identity_follower =
+        hive_follower_start(&d->cfg, d->reg, "decider-identity", identity_topics, follow_identity, d);
+    if (!d->identity_follower || !hive_follower_wait_ready(d->identity_follower, 120000)) {
+        hive_error("cannot read the identity events topic to its end", NULL);
+        return 1;
+    }
+
     /* Fences any earlier instance with our transactional.id and aborts its open transaction. */
     if (txn_check(rd_kafka_init_transactions(d->producer, 60000), "init")) return 1;
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -486,6 +541,10 @@ int cmd_decide(int argc, char **argv) {
     hive_config_apply_parent_death(&d->cfg);
     cli_install_signals();
     int rc = setup(d);
+    if (rc && !d->reg) { /* the schemas (or the registry) failed first: nothing else to undo */
+        free(d);
+        return rc;
+    }
     if (rc) return rc;
     hive_info("decider running", "\"topic\":\"%s\",\"services\":%d", d->commands_topic,
               d->service_count);
@@ -532,7 +591,7 @@ int cmd_decide(int argc, char **argv) {
     rd_kafka_destroy(d->reader);
     rd_kafka_flush(d->producer, 10000);
     rd_kafka_destroy(d->producer);
-    for (int i = 0; i < 512; i++)
+    for (int i = 0; i < HIVE_REGISTRY_MAX_LOCAL; i++)
         for (int j = 0; j < DECIDER_MAX_EVENTS_PER_COMMAND; j++)
             if (sc.have_event_value[i][j]) avro_value_decref(&sc.event_values[i][j]);
     avro_value_decref(&sc.outcome_value);
@@ -541,6 +600,8 @@ int cmd_decide(int argc, char **argv) {
     free(sc.outcomes);
     free(sc.events);
     decider_state_destroy(d->state);
+    hive_follower_stop(d->identity_follower);
+    hive_idview_destroy(d->identity);
     hive_decoder_destroy(d->dec);
     hive_registry_destroy(d->reg);
     free(d);

@@ -10,11 +10,14 @@
 #include "decider_state.h"
 #include "hive_codec.h"
 #include "hive_config.h"
+#include "hive_follower.h"
+#include "hive_identity_view.h"
 #include "hive_registry.h"
 
 #define DECIDER_MAX_SERVICES 16
 #define DECIDER_MAX_EVENTS_PER_COMMAND 8
 #define DECIDER_HEADER_SOURCE "hive-command" /* "<partition>:<offset>" of the causing command */
+#define DECIDER_HEADER_EVENT_TYPE "hive-event-type" /* the event's Avro record full name */
 
 typedef struct {
     hive_config cfg;
@@ -24,6 +27,9 @@ typedef struct {
     rd_kafka_t *producer; /* transactional */
     rd_kafka_t *reader;   /* reads outcomes and events back during rebuilds */
     decider_state *state;
+    hive_idview *identity;      /* reference data of every identity partition */
+    hive_follower *identity_follower;
+    int identity_index;         /* index of the identity service, -1 if absent */
     char commands_topic[256], outcomes_topic[256], dlq_topic[256];
     int service_count;
     const decider_service *services[DECIDER_MAX_SERVICES];

@@ -113,11 +113,12 @@ static void on_event(rebuild_ctx *ctx, rd_kafka_message_t *m) {
     }
     const hive_schema *s;
     avro_value_t *v, meta;
-    const char *tenant, *aggregate;
+    const char *tenant, *aggregate, *aggregate_type;
     int64_t seq, version;
     if (hive_decoder_decode(d->dec, m->payload, m->len, &s, &v) ||
         hive_avro_get_record(v, "meta", &meta) || hive_avro_get_long(&meta, "seq", &seq) ||
         hive_avro_get_string(&meta, "tenant_id", &tenant) ||
+        hive_avro_get_string(&meta, "aggregate_type", &aggregate_type) ||
         hive_avro_get_string(&meta, "aggregate_id", &aggregate) ||
         hive_avro_get_long(&meta, "aggregate_version", &version)) {
         hive_warn("undecodable event skipped during rebuild",
@@ -133,7 +134,8 @@ static void on_event(rebuild_ctx *ctx, rd_kafka_message_t *m) {
         hive_warn("gap in event seq", "\"topic\":\"%s\",\"partition\":%d,\"expected\":%lld,\"got\":%lld",
                   d->events_topics[ctx->service_index], p, (long long)*next, (long long)seq);
     const decider_service *svc = d->services[ctx->service_index];
-    aggregate_state *agg = decider_state_get(d->state, tenant, aggregate, p, svc->state_size);
+    aggregate_state *agg = decider_state_get(d->state, tenant, aggregate_type, aggregate, p, svc->state_size,
+                                             svc->free_state);
     if (!agg) return;
     svc->evolve(agg->blob, s, v);
     agg->version = version;

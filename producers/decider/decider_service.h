@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "hive_catalog.h"
+#include "hive_identity_view.h"
 #include "hive_registry.h"
 
 typedef struct decider_emit decider_emit;
@@ -21,10 +22,21 @@ avro_value_t *decider_emit_event(decider_emit *em, const char *schema_name);
 void decider_emit_reject(decider_emit *em, int http_status, const char *code, const char *message);
 /* The command's id, for deriving deterministic ids of what it creates. */
 const char *decider_emit_command_id(const decider_emit *em);
+/* The command's tenant (envelope tenant_id). */
+const char *decider_emit_tenant(const decider_emit *em);
+/* Reference data from every identity partition (users and tenants), for
+ * checks across aggregates: the engine has already checked that the
+ * tenant exists and is active for every service but identity. */
+hive_idview *decider_emit_identity(const decider_emit *em);
+/* Helpers for services: reject with a printf-style message. */
+void decider_emit_rejectf(decider_emit *em, int http_status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 typedef struct {
     const char *service;
     size_t state_size; /* bytes of per-aggregate state, zeroed for a new aggregate */
+    /* Optional: frees what decide/evolve allocated inside a state (maps, lists). */
+    void (*free_state)(void *state);
     /* Decides one command: payload is the command record's "payload" field. */
     void (*decide)(void *state, const hive_command_type *type, avro_value_t *payload,
                    decider_emit *em);

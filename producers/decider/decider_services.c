@@ -3,9 +3,14 @@
 
 #include "decider_service.h"
 
+extern const decider_service identity_decider_service;
 extern const decider_service presence_decider_service;
+extern const decider_service tasks_decider_service;
+extern const decider_service billing_decider_service;
 
-static const decider_service *const services[] = {&presence_decider_service};
+static const decider_service *const services[] = {
+    &identity_decider_service, &presence_decider_service, &tasks_decider_service,
+    &billing_decider_service};
 
 const decider_service *decider_service_find(const char *service) {
     for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)

@@ -9,7 +9,7 @@
 #define MAX_SERVICES 16
 
 typedef struct {
-    char key[76]; /* tenant '/' aggregate */
+    char key[140]; /* tenant '/' aggregate type '/' aggregate id */
     aggregate_state st;
     UT_hash_handle hh;
 } entry;
@@ -19,6 +19,12 @@ struct decider_state {
     int64_t seq[MAX_SERVICES][DECIDER_MAX_PARTITIONS];
 };
 
+static void drop(entry *e) {
+    if (e->st.free_blob) e->st.free_blob(e->st.blob);
+    free(e->st.blob);
+    free(e);
+}
+
 decider_state *decider_state_new(void) { return calloc(1, sizeof(decider_state)); }
 
 void decider_state_destroy(decider_state *ds) {
@@ -26,16 +32,17 @@ void decider_state_destroy(decider_state *ds) {
     entry *e, *tmp;
     HASH_ITER(hh, ds->table, e, tmp) {
         HASH_DEL(ds->table, e);
-        free(e->st.blob);
-        free(e);
+        drop(e);
     }
     free(ds);
 }
 
-aggregate_state *decider_state_get(decider_state *ds, const char *tenant, const char *aggregate,
-                                   int32_t partition, size_t blob_size) {
-    char key[76];
-    snprintf(key, sizeof key, "%s/%s", tenant, aggregate);
+aggregate_state *decider_state_get(decider_state *ds, const char *tenant, const char *aggregate_type,
+                                   const char *aggregate,
+                                   int32_t partition, size_t blob_size,
+                                   void (*free_blob)(void *blob)) {
+    char key[140];
+    snprintf(key, sizeof key, "%s/%s/%s", tenant, aggregate_type, aggregate);
     entry *e = NULL;
     HASH_FIND_STR(ds->table, key, e);
     if (e) return &e->st;
@@ -48,6 +55,7 @@ aggregate_state *decider_state_get(decider_state *ds, const char *tenant, const 
     }
     memcpy(e->key, key, sizeof key);
     e->st.partition = partition;
+    e->st.free_blob = free_blob;
     HASH_ADD_STR(ds->table, key, e);
     return &e->st;
 }
@@ -57,8 +65,7 @@ void decider_state_drop_partition(decider_state *ds, int32_t partition) {
     HASH_ITER(hh, ds->table, e, tmp) {
         if (e->st.partition != partition) continue;
         HASH_DEL(ds->table, e);
-        free(e->st.blob);
-        free(e);
+        drop(e);
     }
     if (partition >= 0 && partition < DECIDER_MAX_PARTITIONS)
         for (int s = 0; s < MAX_SERVICES; s++) ds->seq[s][partition] = 0;

@@ -40,6 +40,15 @@ static void decide(void *state, const hive_command_type *type, avro_value_t *pay
     } else {
         hive_avro_get_long(payload, "at", &cmd.at_us);
     }
+    /* The worker must be an active user of the tenant (identity view). */
+    hive_ref_state us = hive_idview_user(decider_emit_identity(em), decider_emit_tenant(em), user_id);
+    if (us != HIVE_REF_ACTIVE) {
+        decider_emit_rejectf(em, us == HIVE_REF_UNKNOWN ? 422 : 409,
+                             us == HIVE_REF_UNKNOWN ? "unknown_user" : "user_inactive",
+                             "user %s %s", user_id,
+                             us == HIVE_REF_UNKNOWN ? "is not a user of this tenant" : "is not active");
+        return;
+    }
     const presence_rejection *rej = presence_decide(st, &cmd);
     if (rej) {
         decider_emit_reject(em, rej->http_status, rej->code, rej->message);
@@ -58,6 +67,8 @@ static void decide(void *state, const hive_command_type *type, avro_value_t *pay
         copy_opt_string(payload, ev, "device_id");
         copy_opt_double(payload, ev, "latitude");
         copy_opt_double(payload, ev, "longitude");
+        copy_opt_double(payload, ev, "accuracy_m");
+        copy_opt_double(payload, ev, "altitude_m");
         break;
     }
     case PRESENCE_CHECK_OUT:

@@ -27,12 +27,15 @@ typedef struct {
     long status;
     char *response;
     unsigned shard;
+    const char *auth; /* header for this line's tenant (borrowed), or NULL */
 } line;
 
 typedef struct {
     line *lines;
     size_t count;
     char url[512];
+    char auth[160]; /* "Authorization: Bearer <key>" or "" */
+    json_t *keys;   /* --api-keys: tenant id -> "Authorization: ..." header */
     int concurrency;
     int quiet;
     atomic_size_t done;
@@ -53,13 +56,21 @@ static size_t collect_body(char *ptr, size_t size, size_t n, void *userdata) {
     return bytes;
 }
 
-static unsigned shard_of(const char *body, size_t len, size_t lineno, int n) {
-    json_t *root = json_loadb(body, len, 0, NULL);
+/* The shard keeps one aggregate's commands in order; the tenant picks the key. */
+static unsigned shard_of(const job *j, line *l, size_t lineno, int n) {
+    json_t *root = json_loadb(l->body, l->len, 0, NULL);
     const char *key = NULL;
+    if (root && j->keys) {
+        const char *tenant = json_string_value(json_object_get(root, "tenant_id"));
+        l->auth = tenant ? json_string_value(json_object_get(j->keys, tenant)) : NULL;
+    }
     if (root) {
         const hive_command_type *ct = hive_catalog_command(json_string_value(json_object_get(root, "type")) ? json_string_value(json_object_get(root, "type")) : "");
-        const char *field = ct ? ct->key_field : "user_id";
-        key = json_string_value(json_object_get(json_object_get(root, "payload"), field));
+        if (ct && !ct->key_field) /* the aggregate is the tenant */
+            key = json_string_value(json_object_get(root, "tenant_id"));
+        else
+            key = json_string_value(
+                json_object_get(json_object_get(root, "payload"), ct ? ct->key_field : "user_id"));
     }
     unsigned h = 2166136261u;
     if (key)
@@ -109,13 +120,24 @@ static void *worker(void *arg) {
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
+    struct curl_slist *with_key = NULL;
+    const char *with_key_for = NULL;
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     for (size_t i = 0; i < j->count; i++) {
         if (j->lines[i].shard != wa->index) continue;
-        post_line(c, hdrs, j->url, &j->lines[i]);
+        const char *auth = j->lines[i].auth ? j->lines[i].auth : j->auth[0] ? j->auth : NULL;
+        if (auth != with_key_for) { /* rebuilt only when the key changes */
+            curl_slist_free_all(with_key);
+            with_key = curl_slist_append(NULL, "Content-Type: application/json");
+            with_key = curl_slist_append(with_key, "Expect:");
+            if (auth) with_key = curl_slist_append(with_key, auth);
+            with_key_for = auth;
+        }
+        post_line(c, with_key ? with_key : hdrs, j->url, &j->lines[i]);
         atomic_fetch_add(&j->done, 1);
     }
     curl_slist_free_all(hdrs);
+    curl_slist_free_all(with_key);
     curl_easy_cleanup(c);
     return NULL;
 }
@@ -139,7 +161,7 @@ static int read_lines(FILE *f, job *j) {
         memset(l, 0, sizeof *l);
         l->body = strndup(buf, (size_t)n);
         l->len = (size_t)n;
-        l->shard = shard_of(l->body, l->len, j->count, j->concurrency);
+        l->shard = shard_of(j, l, j->count, j->concurrency);
         j->count++;
     }
     free(buf);
@@ -147,7 +169,7 @@ static int read_lines(FILE *f, job *j) {
 }
 
 static void usage(const hive_config *cfg) {
-    printf("usage: hivelog post [--api URL] [--wait MS] [--concurrency N] [--quiet]\n"
+    printf("usage: hivelog post [--api URL] [--api-key KEY] [--wait MS] [--concurrency N] [--quiet]\n"
            "                    (--json BODY | FILE.jsonl | -)\n\n"
            "Posts commands to the api (default HIVE_API_URL=%s): one JSON body with\n"
            "--json, or one per line from a JSONL file or stdin. Prints one line per\n"
@@ -155,7 +177,12 @@ static void usage(const hive_config *cfg) {
            "the summary (stderr). --wait MS asks for each outcome (applied or rejected).\n"
            "Commands for the same aggregate keep their file order; retries after\n"
            "connection errors or 503 reuse the body, so idempotency keys make them safe.\n"
-           "Exit status 0 when every command was accepted (or, with --wait, decided).\n\n"
+           "Exit status 0 when every command was accepted (or, with --wait, decided).\n"
+           "The API key (hk_<prefix>_<secret>, from `hivelog bootstrap` or api_key.issue)\n"
+           "comes from --api-key or HIVE_API_KEY; it must belong to the commands' tenant\n"
+           "and carry the scope of their service (presence:write, tasks:write, ...).\n"
+           "--api-keys FILE (a JSON object {tenant_id: key}) picks the key by each\n"
+           "command's tenant_id, for files that span tenants.\n\n"
            "command types:",
            cfg->api_url);
     for (int i = 0; i < hive_catalog_command_count(); i++) printf(" %s", hive_catalog_command_at(i)->type);
@@ -165,11 +192,14 @@ static void usage(const hive_config *cfg) {
 int cmd_post(int argc, char **argv) {
     hive_config cfg;
     if (hive_config_load(&cfg)) return 2;
-    const char *api = cfg.api_url, *json = NULL, *file = NULL, *v;
+    const char *api = cfg.api_url, *json = NULL, *file = NULL, *v, *key = getenv("HIVE_API_KEY");
+    const char *keys_file = NULL;
     long wait_ms = -1;
     job j = {.concurrency = 1};
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argc, argv, &i, "api", &v)) api = v;
+        else if (cli_flag(argc, argv, &i, "api-key", &v)) key = v;
+        else if (cli_flag(argc, argv, &i, "api-keys", &v)) keys_file = v;
         else if (cli_flag(argc, argv, &i, "wait", &v)) wait_ms = cli_int("wait", v, 0, 10000);
         else if (cli_flag(argc, argv, &i, "concurrency", &v)) j.concurrency = (int)cli_int("concurrency", v, 1, 512);
         else if (cli_flag(argc, argv, &i, "json", &v)) json = v;
@@ -186,6 +216,26 @@ int cmd_post(int argc, char **argv) {
         fprintf(stderr, "hivelog post: give either --json BODY or a FILE (- for stdin)\n");
         return 2;
     }
+    if (key && *key) snprintf(j.auth, sizeof j.auth, "Authorization: Bearer %s", key);
+    if (keys_file) {
+        json_error_t je;
+        json_t *m = json_load_file(keys_file, 0, &je);
+        if (!json_is_object(m)) {
+            fprintf(stderr, "hivelog post: --api-keys %s must be a JSON object {tenant_id: key}: %s\n",
+                    keys_file, m ? "not an object" : je.text);
+            json_decref(m);
+            return 2;
+        }
+        j.keys = json_object();
+        const char *tenant;
+        json_t *k;
+        json_object_foreach(m, tenant, k) {
+            char h[200];
+            snprintf(h, sizeof h, "Authorization: Bearer %s", json_string_value(k) ? json_string_value(k) : "");
+            json_object_set_new(j.keys, tenant, json_string(h));
+        }
+        json_decref(m);
+    }
     if (wait_ms >= 0) snprintf(j.url, sizeof j.url, "%s/v1/commands?wait=%ld", api, wait_ms);
     else snprintf(j.url, sizeof j.url, "%s/v1/commands", api);
     if (json) {
@@ -194,6 +244,7 @@ int cmd_post(int argc, char **argv) {
         j.lines[0].len = strlen(json);
         j.count = 1;
         j.concurrency = 1;
+        j.lines[0].shard = shard_of(&j, &j.lines[0], 0, 1);
     } else {
         FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
         if (!f) {
@@ -237,6 +288,7 @@ int cmd_post(int argc, char **argv) {
     free(j.lines);
     free(threads);
     free(args);
+    json_decref(j.keys);
     curl_global_cleanup();
     return failed ? 1 : 0;
 }

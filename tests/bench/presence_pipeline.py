@@ -2,7 +2,10 @@
 """Benchmark of the presence pipeline, stage by stage (not a test; prints numbers).
 
 With N valid check-ins/check-outs (tests/tools/workload.py --presence-only)
-over several tenants and workers, on a real stack (tests/integration/stack.py):
+over several tenants and workers, on a real stack (tests/integration/stack.py).
+Set-up, not timed: the decider bootstraps the operator tenant, creates the
+workload's tenants (each with its own API key: every post carries its
+tenant's key) and registers every worker; then the decider is stopped.
   1. intake     only broker + api running: `hivelog post --concurrency 64`  -> accepted/s
   2. decider    then the decider alone, until the api has seen N outcomes
                 (metric hivelog_outcomes_seen_total; fallback: last command of
@@ -22,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 import model  # noqa: E402
 import pgutil  # noqa: E402
+import pipeline  # noqa: E402
 import workload  # noqa: E402
 from stack import Stack, StackError  # noqa: E402
 
@@ -96,24 +101,32 @@ class Progress:
             (total - self.first[1]) / (self.last[0] - self.first[0]), unit)
 
 
-def outcomes_done_probe(s, res, n):
-    """A function telling whether all N outcomes exist (metric, else per-partition tails)."""
+def outcomes_seen(s):
+    return s.metrics().get("hivelog_outcomes_seen_total", 0)
+
+
+def outcomes_done_probe(s, res, cmds, base):
+    """A function telling whether all N outcomes exist (metric past base, the outcomes
+    of the set-up commands; else per-partition tails)."""
+    n = len(cmds)
     try:
         if "hivelog_outcomes_seen_total" in s.metrics():
-            say("  (waiting on metric hivelog_outcomes_seen_total)")
-            return lambda: s.metrics().get("hivelog_outcomes_seen_total", 0) >= n
+            say("  (waiting on metric hivelog_outcomes_seen_total >= %d + %d set-up outcomes)"
+                % (n, base))
+            return lambda: outcomes_seen(s) >= base + n
     except StackError:
         pass
     tails = {}
-    for r in res:
+    for r, c in zip(res, cmds):
         b = r["body"]
         p, off = b.get("partition"), b.get("offset")
         if p not in tails or off > tails[p][0]:
-            tails[p] = (off, b["command_id"])
-    ids = [cid for _, cid in tails.values()]
+            tails[p] = (off, b["command_id"], s.tenant_keys[c["tenant_id"]])
+    last = [(cid, key) for _, cid, key in tails.values()]
     say("  (metric hivelog_outcomes_seen_total absent: polling the last command of each of "
-        "%d partitions)" % len(ids))
-    return lambda: all(s.command(cid)[1].get("status") in ("applied", "rejected") for cid in ids)
+        "%d partitions)" % len(last))
+    return lambda: all(s.command(cid, key=key)[1].get("status") in ("applied", "rejected")
+                       for cid, key in last)
 
 
 def copy_baseline(s):
@@ -168,16 +181,21 @@ def staged(a, path, cmds, m, results):
     with Stack("bench", partitions=a.partitions) as s:
         s.start_broker()
         s.start_api()
+        s.start_decider()
+        s.bootstrap()
+        pipeline.setup_identity(s, cmds, concurrency=a.concurrency)
+        s.kill("decider", signal.SIGTERM)   # it resumes after the set-up in stage 2
         say("stage 1: HTTP intake (api only), hivelog post --concurrency %d" % a.concurrency)
         secs, res = post(s, path, n, a.concurrency)
         results["intake"] = rate(n, secs)
         say("  %d accepted in %.2fs: %.0f commands/s" % (n, secs, results["intake"]))
 
         say("stage 2: decider alone")
-        done = outcomes_done_probe(s, res, n)
+        base = outcomes_seen(s)
+        done = outcomes_done_probe(s, res, cmds, base)
         t0 = time.time()
-        s.start_decider()
-        tracker = Progress(lambda: s.metrics().get("hivelog_outcomes_seen_total", 0))
+        s.restart("decider")
+        tracker = Progress(lambda: outcomes_seen(s) - base)
         s.wait_until(lambda: tracker.poll() and done(), 1800, "all %d outcomes" % n, interval=0.1)
         secs = time.time() - t0
         results["decider"] = rate(n, secs)
@@ -211,6 +229,7 @@ def end_to_end(a, path, cmds, m, results):
     with Stack("bench-e2e", partitions=a.partitions) as s:
         s.start_all()
         s.wait_read_model()
+        pipeline.setup_identity(s, cmds, concurrency=a.concurrency)
         say("stage 4: end to end, everything running, hivelog post --concurrency %d" % a.concurrency)
         t0 = time.time()
         post(s, path, n, a.concurrency)

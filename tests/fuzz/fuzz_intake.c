@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "fuzz_common.h"
@@ -22,9 +23,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     intake_command cmd;
     intake_error err;
     memset(&cmd, 0, sizeof cmd);
-    int rc = intake_parse(reg, (const char *)data, size, "0b0e9f5a-5d3c-4f7e-9a61-2b8c9d0e1f23",
-                          1772434800000000LL, &cmd, &err);
+    static const unsigned char pepper[HIVE_PEPPER_BYTES] = {7};
+    intake_ctx ctx = {.reg = reg, .pepper = pepper, .pw_opslimit = crypto_pwhash_OPSLIMIT_MIN,
+                      .pw_memlimit = crypto_pwhash_MEMLIMIT_MIN};
+    int rc = intake_parse(&ctx, (const char *)data, size, "0b0e9f5a-5d3c-4f7e-9a61-2b8c9d0e1f23",
+                          1772434800000000LL, "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d", &cmd, &err);
     if (rc) {
+        CHECK(cmd.api_key[0] == '\0'); /* a refused command never shows a key */
         /* 500 would mean intake broke on input it should have judged. */
         CHECK(err.http_status == 400 || err.http_status == 404 || err.http_status == 422);
         CHECK(err.code[0] != '\0');

@@ -39,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(q.event_len == p.event_len && (!p.event_len || !memcmp(q.event, p.event, p.event_len)));
     CHECK(!memcmp(q.path, p.path, (size_t)p.npath * sizeof p.path[0]));
     CHECK(!strcmp(q.checkpoint, p.checkpoint) && !strcmp(q.topic, p.topic) && !strcmp(q.event_id, p.event_id));
+    CHECK((q.schema == NULL) == (p.schema == NULL) && (!p.schema || !strcmp(q.schema, p.schema)));
     CHECK((audit_proof_verify(&q, key, key->name, &cq, err, sizeof err) == 0) == ok);
     if (ok) {
         q.leaf_index ^= 1;

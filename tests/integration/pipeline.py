@@ -33,6 +33,43 @@ def write_workload(path, tenants, workers, commands, seed, reject_ratio):
     return cmds
 
 
+def setup_identity(s, cmds, concurrency=8, timeout=300):
+    """Presence commands need their tenant and workers to exist: create every tenant
+    the workload names (with its id) and register every worker it names.
+    The registrations go in one `hivelog post` without --wait (a tenant's identity is
+    one aggregate, so they are sequential per tenant: waiting for each outcome would
+    take a decider round trip each); then every outcome must be applied."""
+    t0 = time.time()
+    users = {}
+    for c in cmds:
+        users.setdefault(c["tenant_id"], set()).add(c["payload"]["user_id"])
+    for tenant in sorted(users):
+        s.create_tenant(tenant)
+    regs = [{"type": "user.register", "tenant_id": tenant, "idempotency_key": "register-" + u,
+             "payload": {"user_id": u, "email": "%s@example.test" % u,
+                         "first_name": "Worker", "last_name": u[:8]}}
+            for tenant in sorted(users) for u in sorted(users[tenant])]
+    path = os.path.join(s.dir, "identity-users.jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+        for r in regs:
+            f.write(json.dumps(r) + "\n")
+    run = s.post_file(path, concurrency=concurrency, keys={t: s.tenant_keys[t] for t in users})
+    res = run.results(len(regs))
+    bad = [(i, r) for i, r in enumerate(res) if r.get("http_status") != 202]
+    if run.popen.returncode != 0 or bad:
+        raise StackError("user.register: hivelog post rc=%s, %d not accepted, e.g. %s\n%s" % (
+            run.popen.returncode, len(bad), bad[:3], run.stderr_tail()))
+    ids = [r["body"]["command_id"] for r in res]
+    got = fetch_outcomes(s.api_port, ids, timeout,
+                         key_of={cid: s.tenant_keys[r["tenant_id"]] for cid, r in zip(ids, regs)})
+    bad = [(regs[i]["payload"]["user_id"], got[cid]) for i, cid in enumerate(ids)
+           if got[cid][0] != 200 or got[cid][1].get("status") != "applied"]
+    if bad:
+        raise StackError("user.register: %d of %d not applied, e.g. %s" % (len(bad), len(regs), bad[:3]))
+    print("identity: %d tenants, %d users registered (%.1fs)" % (
+        len(users), len(regs), time.time() - t0), flush=True)
+
+
 def command_ids(run, cmds):
     """command_id per input line from `hivelog post` output; every line must be 2xx."""
     res = run.results(len(cmds))
@@ -72,8 +109,9 @@ def wait_caught_up(s, m, timeout):
            diff.getvalue())
 
 
-def fetch_outcomes(port, ids, timeout=120, threads=4):
-    """{command_id: body} from GET /v1/commands/{id}, retrying while still 'accepted'."""
+def fetch_outcomes(port, ids, timeout=120, threads=4, key_of=None):
+    """{command_id: body} from GET /v1/commands/{id}, retrying while still 'accepted'.
+    key_of: {command_id: API key of the command's tenant}."""
     out = {}
     lock = threading.Lock()
     errors = []
@@ -88,7 +126,8 @@ def fetch_outcomes(port, ids, timeout=120, threads=4):
                 for cid in pending:
                     for attempt in (1, 2):
                         try:
-                            conn.request("GET", "/v1/commands/" + cid)
+                            hdrs = {"Authorization": "Bearer " + key_of[cid]} if key_of else {}
+                            conn.request("GET", "/v1/commands/" + cid, headers=hdrs)
                             r = conn.getresponse()
                             body = json.loads(r.read().decode("utf-8") or "null")
                             break
@@ -125,10 +164,12 @@ def fetch_outcomes(port, ids, timeout=120, threads=4):
     return out
 
 
-def check_outcomes(port, ids, m, cmds, timeout=120):
-    """Every command's outcome equals the model's; returns the number applied."""
+def check_outcomes(port, ids, m, cmds, timeout=120, keys=None):
+    """Every command's outcome equals the model's; returns the number applied.
+    keys: {tenant_id: API key}."""
     t0 = time.time()
-    got = fetch_outcomes(port, ids, timeout)
+    key_of = {cid: keys[c["tenant_id"]] for cid, c in zip(ids, cmds)} if keys else None
+    got = fetch_outcomes(port, ids, timeout, key_of=key_of)
     mismatches = []
     applied = 0
     for i, (cid, exp) in enumerate(zip(ids, m.outcomes)):

@@ -3,10 +3,12 @@
 `Stack` is a context manager that makes a fresh run directory, starts a
 throwaway PostgreSQL cluster there (scripts/pgcluster.sh, owned by this
 Python process so it dies with us), and on request the hivelog processes:
-`broker` (librdkafka mock cluster; we wait for RUN/broker.addr), `api`,
-`decider`, `projector` (presence), `sealer`. Each runs with HIVE_BROKERS,
-HIVE_PRESENCE_DSN, HIVE_API_LISTEN, HIVE_PARTITIONS and
-HIVE_EXIT_WITH_PARENT=1, its stderr in RUN/<name>.log. Helpers talk HTTP
+`broker` (librdkafka mock cluster and the schema registry it serves; we
+wait for RUN/broker.addr and read RUN/registry.url), `api`, `decider`,
+`projector` (presence), `sealer`. Each runs with HIVE_BROKERS,
+HIVE_SCHEMA_REGISTRY_URL (unless Stack(registry=False): then the fixed ids
+of schemas/registry.tsv are used), HIVE_PRESENCE_DSN, HIVE_API_LISTEN,
+HIVE_PARTITIONS and HIVE_EXIT_WITH_PARENT=1, its stderr in RUN/<name>.log. Helpers talk HTTP
 (keep-alive), run psql, run `hivelog post`, and poll with `wait_until`.
 
 On exit every started process gets SIGTERM (it must exit 0 within 20 s),
@@ -41,7 +43,9 @@ SERVICE_ARGS = {
     "decider": ["decide"],
     "projector": ["project", "presence"],
 }
-PROBE_TENANT = "00000000-0000-4000-8000-00000000beef"
+SERVICES = ("identity", "presence", "tasks", "billing", "audit")
+NO_COMMAND_ID = "00000000-0000-4000-8000-000000000000"   # never a command id (they are random)
+ALL_SCOPES = ["identity:admin", "presence:write", "tasks:write", "billing:write", "audit:read"]
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "AddressSanitizer:DEADLYSIGNAL")
 
@@ -112,9 +116,12 @@ class Proc:
 
 
 class Stack:
-    def __init__(self, name="test", partitions=4, keep=None):
+    def __init__(self, name="test", partitions=4, keep=None, registry=True):
         self.name = name
         self.partitions = partitions
+        self.registry = registry   # serve a schema registry from the broker and use it
+        self.registry_url = None
+        self.extra_env = {}        # added to every process started (or restarted) from now on
         self.keep = keep if keep is not None else os.environ.get("HIVE_KEEP_RUN_DIR") == "1"
         self.procs = {}            # name -> Proc, in start order
         self.bin = None
@@ -125,6 +132,10 @@ class Stack:
         self._conn = None
         self._post_runs = 0
         self.problems = []         # shutdown problems found in __exit__
+        self.operator_tenant = None  # from `hivelog bootstrap`
+        self.admin_key = None        # the operator tenant's all-scopes key
+        self.api_key = None          # default key of request()/post()/post_file()
+        self.tenant_keys = {}        # tenant id -> a key with every scope, from create_tenant()
 
     # ----------------------------------------------------------- lifecycle
     def __enter__(self):
@@ -213,15 +224,26 @@ class Stack:
     def dsn(self, db="hive_presence"):
         return "host=127.0.0.1 port=%d user=postgres dbname=%s" % (self.pg_port, db)
 
+    @property
+    def pepper_file(self):
+        return os.path.join(self.dir, "api-key-pepper")
+
     def env(self):
         e = dict(os.environ)
         e.update({
-            "HIVE_PRESENCE_DSN": self.dsn(),
             "HIVE_PARTITIONS": str(self.partitions),
             "HIVE_EXIT_WITH_PARENT": "1",
+            "HIVE_API_KEY_PEPPER_FILE": self.pepper_file,
         })
+        for svc in SERVICES:
+            e["HIVE_%s_DSN" % svc.upper()] = self.dsn("hive_" + svc)
+        e.pop("HIVE_API_KEY", None)
         if self.brokers:
             e["HIVE_BROKERS"] = self.brokers
+        e.pop("HIVE_SCHEMA_REGISTRY_URL", None)
+        if self.registry_url:
+            e["HIVE_SCHEMA_REGISTRY_URL"] = self.registry_url
+        e.update(self.extra_env)
         if self.api_port:
             e["HIVE_API_LISTEN"] = "127.0.0.1:%d" % self.api_port
             e["HIVE_API_URL"] = self.api_url
@@ -236,11 +258,16 @@ class Stack:
 
     def start_broker(self, timeout=30):
         addr_file = os.path.join(self.dir, "broker.addr")
-        self._spawn("broker", ["broker", "--run-dir", self.dir, "--partitions", str(self.partitions)])
+        self._spawn("broker", ["broker", "--run-dir", self.dir, "--partitions", str(self.partitions)]
+                    + ([] if self.registry else ["--no-registry"]))
         self.wait_until(lambda: os.path.exists(addr_file), timeout, "broker.addr to appear")
         with open(addr_file) as f:
             self.brokers = f.read().strip()
         print("broker at %s" % self.brokers, flush=True)
+        if self.registry:
+            with open(os.path.join(self.dir, "registry.url")) as f:
+                self.registry_url = f.read().strip()
+            print("schema registry at %s" % self.registry_url, flush=True)
         return self.brokers
 
     @property
@@ -249,6 +276,9 @@ class Stack:
 
     def start_api(self, ready=True, timeout=30):
         self._need_broker()
+        if not os.path.exists(self.pepper_file):  # what `hivelog bootstrap` would create
+            with open(os.open(self.pepper_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write(os.urandom(32).hex())
         if self.api_port is None:
             self.api_port = free_port()
         self._spawn("api", SERVICE_ARGS["api"] + ["--listen", "127.0.0.1:%d" % self.api_port])
@@ -259,11 +289,15 @@ class Stack:
         self._need_broker()
         self._spawn("decider", SERVICE_ARGS["decider"])
 
+    @staticmethod
+    def projector_name(service):
+        return "projector" if service == "presence" else "projector-" + service
+
     def start_projector(self, service="presence"):
-        if service != "presence":
-            raise ValueError("only the presence projector exists")
+        if service not in SERVICES:
+            raise ValueError("unknown service %r" % service)
         self._need_broker()
-        self._spawn("projector", SERVICE_ARGS["projector"])
+        self._spawn(self.projector_name(service), ["project", service])
 
     def start_sealer(self, audit_dir, key_file, every=None, interval=None, extra=(), name="sealer"):
         """The sealer (`hivelog seal`): checkpoints of every events partition signed with
@@ -290,36 +324,106 @@ class Stack:
                 " ".join(str(a) for a in args), proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
         return proc
 
-    def start_all(self, wait_ready=True):
-        """Broker, api, decider, presence projector; then (by default) wait_decider_ready()."""
+    def start_all(self, wait_ready=True, services=("presence",)):
+        """Broker, api, decider and the projectors of services; then (by default)
+        bootstrap the operator tenant (which waits for the decider) and wait for the
+        read models to exist."""
         self.start_broker()
         self.start_api()
         self.start_decider()
-        self.start_projector("presence")
+        for svc in services:
+            self.start_projector(svc)
         if wait_ready:
             self.wait_decider_ready()
-            self.wait_read_model()
+            for svc in services:
+                self.wait_read_model(svc)
 
-    def wait_decider_ready(self, timeout=90):
-        """Wait until the decider answers: post a probe command (a check-out of a fresh
-        worker in a probe tenant, which the rules reject, so no event and no row) with
-        ?wait, repeating the same idempotent command until its outcome is known.
-        Note: it adds one command to the commands topic."""
-        probe = {"type": "presence.check_out", "tenant_id": PROBE_TENANT,
-                 "idempotency_key": "probe-" + uuid.uuid4().hex,
-                 "payload": {"user_id": str(uuid.uuid4()), "at": "2025-01-01T00:00:00Z"}}
+    def bootstrap(self, timeout=120):
+        """`hivelog bootstrap`: the operator tenant and its admin key (becomes the default key)."""
         t0 = time.time()
+        r = subprocess.run([self.bin, "bootstrap", "--tenant-name", "Operator", "--timeout",
+                            str(timeout)], env=self.env(), capture_output=True, text=True,
+                           timeout=timeout + 30)
+        if r.returncode != 0:
+            raise StackError("hivelog bootstrap failed (rc=%d): %s" % (r.returncode, r.stderr[-2000:]))
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        self.operator_tenant, self.admin_key = out["tenant_id"], out["api_key"]
+        self.api_key = self.admin_key
+        if "api" in self.procs and self.procs["api"].running():
+            self.wait_key_known(self.admin_key)
+        print("bootstrapped operator tenant %s (%.1fs)" % (self.operator_tenant, time.time() - t0),
+              flush=True)
+        return out
+
+    def wait_decider_ready(self, timeout=120):
+        """Bootstrap the operator tenant (if not yet), which needs the decider to decide;
+        afterwards probe with a command the rules reject (revoking an unknown key), so
+        nothing is written but an outcome."""
+        if not self.admin_key:
+            self.bootstrap(timeout)
+            return
+        probe = {"type": "api_key.revoke", "tenant_id": self.operator_tenant,
+                 "idempotency_key": "probe-" + uuid.uuid4().hex,
+                 "payload": {"key_id": str(uuid.uuid4())}}
 
         def decided():
-            st, body = self.post(probe, wait_ms=2000)
-            if st == 504:
+            st, body = self.post(probe, wait_ms=2000, key=self.admin_key)
+            if st in (503, 504):
                 return False
-            if st != 409 or body.get("code") != "not_checked_in":
-                raise StackError("decider readiness probe: expected 409 not_checked_in, got %d %s"
+            if st != 422 or body.get("code") != "unknown_api_key":
+                raise StackError("decider readiness probe: expected 422 unknown_api_key, got %d %s"
                                  % (st, body))
             return True
         self.wait_until(decided, timeout, "the decider to decide a probe command", interval=0)
-        print("decider ready (%.1fs)" % (time.time() - t0), flush=True)
+
+    def create_tenant(self, tenant_id=None, name=None, scopes=None, wait_ms=10000):
+        """Creates a tenant with the operator's key and issues it a key; returns the key."""
+        tenant_id = tenant_id or str(uuid.uuid4())
+        name = name or "Tenant " + tenant_id[:8]
+        st, body = self.post({"type": "tenant.create", "tenant_id": tenant_id,
+                              "payload": {"name": name, "slug": "t-" + tenant_id[:8]}},
+                             wait_ms=wait_ms, key=self.admin_key)
+        if st != 200:
+            raise StackError("tenant.create %s: %s %s" % (tenant_id, st, body))
+        st, body = self.post({"type": "api_key.issue", "tenant_id": tenant_id,
+                              "payload": {"name": "test key", "scopes": scopes or ALL_SCOPES,
+                                          "rate_limit": 0}},
+                             wait_ms=wait_ms, key=self.admin_key)
+        if st != 200 or "api_key" not in body:
+            raise StackError("api_key.issue for %s: %s %s" % (tenant_id, st, body))
+        self.wait_key_known(body["api_key"])
+        self.tenant_keys[tenant_id] = body["api_key"]
+        return body["api_key"]
+
+    def wait_key_known(self, key, timeout=30):
+        """Wait until the api accepts a key just issued. The api learns keys from the
+        identity events on a thread of its own; it catches up before calling a key
+        unknown, but at most once per 100 ms, so a key used within 100 ms of another
+        unknown key can still be refused with 401 for some milliseconds after
+        api_key.issue (or bootstrap) was answered.
+        Probes with GET /v1/commands/{an id no command has}: 404 once the key is known."""
+        def known():
+            st, body = self.command(NO_COMMAND_ID, key=key)
+            if st == 401:
+                return False
+            if st != 404:
+                raise StackError("GET /v1/commands/%s with a new key: %s %s" % (NO_COMMAND_ID, st, body))
+            return True
+        self.wait_until(known, timeout, "the api to accept a newly issued key", interval=0.01)
+
+    def register_users(self, tenant_id, user_ids, concurrency=4):
+        """Registers users (emails derived from ids) in a tenant made by create_tenant()."""
+        path = os.path.join(self.dir, "users-%s.jsonl" % tenant_id[:8])
+        with open(path, "w") as f:
+            for u in user_ids:
+                f.write(json.dumps({"type": "user.register", "tenant_id": tenant_id,
+                                    "payload": {"user_id": u, "email": "%s@example.test" % u,
+                                                "first_name": "Worker", "last_name": u[:8]}}) + "\n")
+        run = self.post_file(path, concurrency=concurrency, wait_ms=10000,
+                             keys={tenant_id: self.tenant_keys[tenant_id]})
+        bad = [r for r in run.results(len(user_ids)) if r.get("http_status") != 200]
+        if bad:
+            raise StackError("user.register in %s: %d not applied, e.g. %s" % (tenant_id, len(bad), bad[:3]))
 
     def _need_broker(self):
         if not self.brokers:
@@ -384,10 +488,11 @@ class Stack:
                 return False
         self.wait_until(ready, timeout, "api GET /readyz == 200", interval=0.1)
 
-    def wait_read_model(self, timeout=60):
-        """Wait until the projector has created hive_presence and its tables."""
-        self.wait_until(lambda: self.psql("SELECT count(*) FROM presence_records") is not None,
-                        timeout, "the presence read model to exist")
+    def wait_read_model(self, service="presence", timeout=60):
+        """Wait until the service's projector has created its database and tables."""
+        self.wait_until(lambda: self.psql("SELECT count(*) FROM hive_offsets",
+                                          db="hive_" + service) is not None,
+                        timeout, "the %s read model to exist" % service)
 
     # ----------------------------------------------------------- HTTP
     def _http(self):
@@ -400,12 +505,20 @@ class Stack:
             self._conn.close()
             self._conn = None
 
-    def request(self, method, path, body=None, headers=None, retry=True):
-        """(status, parsed JSON body or raw text). Retries once on a stale keep-alive."""
+    def request(self, method, path, body=None, headers=None, retry=True, key=None):
+        """(status, parsed JSON body or raw text). Retries once on a stale keep-alive.
+        Sends key (default self.api_key) as a Bearer token unless headers has an
+        "Authorization" entry (None there sends none)."""
+        h = dict(headers or {})
+        if "Authorization" not in h:
+            key = key or self.api_key
+            if key:
+                h["Authorization"] = "Bearer " + key
+        h = {k: v for k, v in h.items() if v is not None}
         for attempt in (1, 2):
             conn = self._http()
             try:
-                conn.request(method, path, body=body, headers=headers or {})
+                conn.request(method, path, body=body, headers=h)
                 resp = conn.getresponse()
                 raw = resp.read()
                 if resp.getheader("Connection", "").lower() == "close":
@@ -422,11 +535,15 @@ class Stack:
         except ValueError:
             return resp.status, text
 
-    def get(self, path, retry=True):
-        return self.request("GET", path, retry=retry)
+    def get(self, path, retry=True, key=None, headers=None):
+        return self.request("GET", path, retry=retry, key=key, headers=headers)
 
     def post(self, body_dict=None, wait_ms=None, raw_body=None, content_type="application/json",
-             headers=None, retry=True):
+             headers=None, retry=True, key=None):
+        """POST /v1/commands; the key defaults to the tenant's key from create_tenant(),
+        else self.api_key."""
+        if key is None and isinstance(body_dict, dict):
+            key = self.tenant_keys.get(body_dict.get("tenant_id"))
         path = "/v1/commands" + ("?wait=%d" % wait_ms if wait_ms is not None else "")
         if raw_body is None:
             raw_body = json.dumps(body_dict).encode("utf-8")
@@ -435,10 +552,10 @@ class Stack:
         h = dict(headers or {})
         if content_type is not None:
             h["Content-Type"] = content_type
-        return self.request("POST", path, body=raw_body, headers=h, retry=retry)
+        return self.request("POST", path, body=raw_body, headers=h, retry=retry, key=key)
 
-    def command(self, command_id):
-        return self.get("/v1/commands/" + command_id)
+    def command(self, command_id, key=None):
+        return self.get("/v1/commands/" + command_id, key=key)
 
     def metrics(self):
         """Prometheus text -> {metric name: summed value over label sets}."""
@@ -458,17 +575,27 @@ class Stack:
         return out
 
     # ----------------------------------------------------------- CLI post
-    def post_file(self, path, concurrency=8, wait_ms=None, background=False, extra=()):
-        """Run `hivelog post` on a JSONL file. Returns Popen (background) or PostRun."""
+    def post_file(self, path, concurrency=8, wait_ms=None, background=False, extra=(), keys=None):
+        """Run `hivelog post` on a JSONL file with keys ({tenant: key}; default: every
+        key from create_tenant()), else self.api_key. Returns PostRun."""
         self._post_runs += 1
         out_path = os.path.join(self.dir, "post-%d.out" % self._post_runs)
         log_path = os.path.join(self.dir, "post-%d.log" % self._post_runs)
         args = [self.bin, "post", "--api", self.api_url, "--concurrency", str(concurrency)]
+        keys = keys if keys is not None else self.tenant_keys
+        if keys:
+            keys_path = os.path.join(self.dir, "post-%d.keys.json" % self._post_runs)
+            with open(os.open(keys_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                json.dump(keys, f)
+            args += ["--api-keys", keys_path]
+        env = self.env()
+        if self.api_key:
+            env["HIVE_API_KEY"] = self.api_key  # not on the command line: ps shows that
         if wait_ms is not None:
             args += ["--wait", str(wait_ms)]
         args += list(extra) + [path]
         with open(out_path, "wb") as out, open(log_path, "wb") as log:
-            popen = subprocess.Popen(args, env=self.env(), stdin=subprocess.DEVNULL,
+            popen = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
                                      stdout=out, stderr=log)
         run = PostRun(popen, out_path, log_path)
         if background:

@@ -2,7 +2,8 @@
 """Integration test: `hivelog audit verify` finds every way of tampering with
 a copy of the log, and names the first bad event or checkpoint.
 
-A seeded workload is posted through the stack; the sealer signs checkpoints
+A seeded workload is posted through the stack (its tenants and workers set
+up first, so identity events are sealed too); the sealer signs checkpoints
 every 40 events; `hivelog audit dump` copies the log and the checkpoints
 topic. The untouched copy verifies (with the dumped checkpoints, and with the
 sealer's own directory, which also holds the leaf hashes), and an inclusion
@@ -79,6 +80,19 @@ class Copy:
         auditlog.write_records(self.records_path, records)
 
 
+def sealed_all(s, sealed):
+    """Waits until the sealer has sealed every event in the log (a probe dump counts
+    them: commands are all decided by now); returns {(topic, partition): events}."""
+    probe = os.path.join(s.dir, "probe-dump")
+    s.hivelog("audit", "dump", "--out", probe)
+    counts = auditlog.event_counts(probe)
+    shutil.rmtree(probe)
+    s.wait_until(lambda: auditlog.sealed_sizes(sealed) == counts, 90,
+                 "the sealer to seal all %d events of %d partitions" % (sum(counts.values()), len(counts)),
+                 interval=0.3)
+    return counts
+
+
 def renumber(records, start):
     """Offsets from index start on become consecutive after the previous one (an
     attacker who inserts a record keeps the offsets looking natural)."""
@@ -104,20 +118,23 @@ def main():
         path = os.path.join(s.dir, "workload.jsonl")
         cmds = pipeline.write_workload(path, tenants=2, workers=24, commands=600, seed=seed, reject_ratio=0.05)
         m = model.run_model(cmds)
-        applied = sum(1 for o in m.outcomes if o.status == "applied")
+        pipeline.setup_identity(s, cmds)
         run = s.post_file(path)
         expect(run.popen.returncode == 0, "hivelog post exits 0")
-        s.wait_until(lambda: auditlog.sealed_events(sealed) == applied, 90,
-                     "the sealer to seal all %d events" % applied, interval=0.3)
+        pipeline.check_outcomes(s.api_port, pipeline.command_ids(run, cmds), m, cmds, keys=s.tenant_keys)
+        counts = sealed_all(s, sealed)
+        events = sum(counts.values())
         expect(s.kill("sealer", signal.SIGTERM) == 0, "the sealer exits 0 on SIGTERM")
 
         dump = os.path.join(s.dir, "dump")
         s.hivelog("audit", "dump", "--out", dump)
         rep = verify(s, dump, pub, expect_ok=True)
-        expect(rep["ok"] and rep["totals"]["events"] == applied and rep["totals"]["failures"] == 0,
-               "the untouched copy verifies against the dumped checkpoints: %d events" % applied, rep["totals"])
+        expect(rep["ok"] and rep["totals"]["events"] == events and rep["totals"]["failures"] == 0,
+               "the untouched copy verifies against the dumped checkpoints: %d events in %s" % (
+                   events, sorted({t for t, _ in counts})), rep["totals"])
         expect(rep["totals"]["checkpoints_valid"] == rep["totals"]["checkpoints_found"] > 0 and
-               rep["totals"]["consistency_proofs"] == rep["totals"]["checkpoints_valid"] - len(rep["partitions"]),
+               rep["totals"]["consistency_proofs"] == sum(max(p["checkpoints_valid"] - 1, 0)
+                                                          for p in rep["partitions"]),
                "every checkpoint is valid and each is proven consistent with the previous one", rep["totals"])
         rep = verify(s, dump, pub, checkpoints=sealed, expect_ok=True)
         expect(rep["ok"], "the untouched copy verifies against the sealer's directory")
@@ -237,7 +254,7 @@ def main():
         # Another key of the same name signs the same log correctly.
         evil = os.path.join(s.dir, "evil-sealed")
         s.start_sealer(evil, other, every=EVERY, interval=0.3, name="evil-sealer")
-        s.wait_until(lambda: auditlog.sealed_events(evil) == applied, 90, "the other sealer to catch up", interval=0.3)
+        s.wait_until(lambda: auditlog.sealed_sizes(evil) == counts, 90, "the other sealer to catch up", interval=0.3)
         expect(s.kill("evil-sealer", signal.SIGTERM) == 0, "the other sealer exits 0 on SIGTERM")
         c = Copy(s, dump, sealed, "wrong-key")
         cpath = os.path.join(c.sealed, TOPIC, "0", "%d.checkpoint" % mid)

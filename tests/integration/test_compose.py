@@ -47,9 +47,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from stack import StackError, expect, hivelog_bin, repo_root, run_test  # noqa: E402
 
-HIVELOG_SERVICES = {"api": ["api"], "decider": ["decide"],
-                    "projector-presence": ["project", "presence"]}
-ALL_SERVICES = {"redpanda", "redpanda-init", "console", "postgres"} | set(HIVELOG_SERVICES)
+PROJECTED = ("identity", "presence", "tasks", "billing", "audit")
+HIVELOG_SERVICES = dict({"api": ["api"], "decider": ["decide"], "exporter": ["export"]},
+                        **{"projector-" + svc: ["project", svc] for svc in PROJECTED})
+ALL_SERVICES = {"redpanda", "redpanda-init", "console", "postgres", "clickhouse",
+                "secrets-init"} | set(HIVELOG_SERVICES)
 
 
 # ------------------------------------------------------------------ compose
@@ -398,19 +400,29 @@ def test():
                env.get("HIVE_PARTITIONS"))
         expect(env.get("HIVE_TOPIC_PREFIX", prefix) == prefix,
                "%s uses topic prefix %s" % (name, prefix), env.get("HIVE_TOPIC_PREFIX"))
-        dsn = env.get("HIVE_PRESENCE_DSN") or ""
-        expect("host=postgres" in dsn and "dbname=hive_presence" in dsn,
-               "%s's HIVE_PRESENCE_DSN points at the postgres service's hive_presence" % name,
-               re.sub(r"password=\S+", "password=***", dsn))
+        for svc_db in PROJECTED:
+            dsn = env.get("HIVE_%s_DSN" % svc_db.upper()) or ""
+            expect("host=postgres" in dsn and "dbname=hive_%s" % svc_db in dsn,
+                   "%s's HIVE_%s_DSN points at the postgres service's hive_%s" % (name, svc_db.upper(), svc_db),
+                   re.sub(r"password=\S+", "password=***", dsn))
+        expect(env.get("HIVE_API_KEY_PEPPER_FILE") == "/var/lib/hivelog/secrets/api-key-pepper",
+               "%s knows where the API key pepper is" % name, env.get("HIVE_API_KEY_PEPPER_FILE"))
         expect(condition(svc, "redpanda-init") == "service_completed_successfully",
                "%s starts after redpanda-init completed successfully" % name, svc.get("depends_on"))
         expect(str(svc.get("restart")) == "unless-stopped", "%s restarts unless stopped" % name,
                svc.get("restart"))
         expect(healthcheck_test(svc), "%s has a healthcheck" % name, svc.get("healthcheck"))
-    expect(condition(services["projector-presence"], "postgres") == "service_healthy",
-           "projector-presence starts after postgres is healthy",
-           services["projector-presence"].get("depends_on"))
+    for svc_db in PROJECTED:
+        name = "projector-" + svc_db
+        expect(condition(services[name], "postgres") == "service_healthy",
+               "%s starts after postgres is healthy" % name, services[name].get("depends_on"))
     api = services["api"]
+    expect(condition(api, "secrets-init") == "service_completed_successfully",
+           "api starts after secrets-init made the pepper", api.get("depends_on"))
+    expect(any("hivelog-secrets:/var/lib/hivelog/secrets" in str(v) or
+               (isinstance(v, dict) and v.get("source") == "hivelog-secrets"
+                and v.get("target") == "/var/lib/hivelog/secrets") for v in api.get("volumes") or []),
+           "api mounts the hivelog-secrets volume at /var/lib/hivelog/secrets", api.get("volumes"))
     expect("0.0.0.0:8080" in (api.get("command") or []),
            "api listens on 0.0.0.0:8080 inside its container", api.get("command"))
     expect("/readyz" in (healthcheck_test(api) or ""), "api's healthcheck asks GET /readyz",
@@ -461,6 +473,81 @@ def test():
     froms = re.findall(r"^FROM (\S+)", dockerfile, re.M)
     expect(len(froms) >= 2 and all(f == "debian:12-slim" for f in froms),
            "Dockerfile is multi-stage on debian:12-slim", froms)
+
+
+    check_clickhouse_and_exporter(root, services, topics)
+
+
+def volume_map(svc):
+    """{container path: (source, read_only)} of a service's volumes, whatever the output form."""
+    out = {}
+    for v in svc.get("volumes") or []:
+        if isinstance(v, dict):
+            out[v.get("target")] = (str(v.get("source")), bool(v.get("read_only")))
+        else:
+            parts = str(v).split(":")
+            out[parts[1]] = (parts[0], len(parts) > 2 and "ro" in parts[2])
+    return out
+
+
+def check_clickhouse_and_exporter(root, services, topics):
+    """The schema registry, ClickHouse and exporter parts of compose/ (issue 4 part 6)."""
+    for name in HIVELOG_SERVICES:
+        env = env_of(services[name])
+        expect(env.get("HIVE_SCHEMA_REGISTRY_URL") == "http://redpanda:8081",
+               "%s uses Redpanda's schema registry (HIVE_SCHEMA_REGISTRY_URL=http://redpanda:8081)" % name,
+               env.get("HIVE_SCHEMA_REGISTRY_URL"))
+        for svc in ("identity", "presence", "tasks", "billing", "audit"):
+            dsn = env.get("HIVE_%s_DSN" % svc.upper()) or ""
+            expect("host=postgres" in dsn and "dbname=hive_%s" % svc in dsn,
+                   "%s has HIVE_%s_DSN for database hive_%s" % (name, svc.upper(), svc))
+    rp_cmd = " ".join(services["redpanda"].get("command") or [])
+    expect("--schema-registry-addr=internal://0.0.0.0:8081" in rp_cmd,
+           "redpanda serves its schema registry on redpanda:8081 inside the network", rp_cmd)
+
+    ch = services["clickhouse"]
+    image = str(ch.get("image") or "")
+    expect(re.fullmatch(r"clickhouse/clickhouse-server:\d+\.\d+(\.\d+)*", image) is not None,
+           "clickhouse uses the official image pinned to a version (%s)" % image, image)
+    vols = volume_map(ch)
+    src, ro = vols.get("/docker-entrypoint-initdb.d", ("", False))
+    expect(os.path.realpath(src) == os.path.realpath(os.path.join(root, "sql", "clickhouse")) and ro,
+           "clickhouse mounts sql/clickhouse/ read-only as its init scripts", vols)
+    init = sorted(f for f in os.listdir(os.path.join(root, "sql", "clickhouse")) if f.endswith(".sql"))
+    expect(init == ["01_tables.sql", "02_kafka.sql"],
+           "the init scripts run tables first, then the Kafka engine (alphabetical order)", init)
+    hc = healthcheck_test(ch) or ""
+    expect("clickhouse-client" in hc and "hive.aggregates" in hc,
+           "clickhouse's healthcheck waits for hivelog's tables, not just /ping", hc)
+    expect(condition(ch, "redpanda-init") == "service_completed_successfully",
+           "clickhouse starts after the topics exist", ch.get("depends_on"))
+    env = env_of(ch)
+    expect(env.get("CLICKHOUSE_USER") and env.get("CLICKHOUSE_PASSWORD"),
+           "clickhouse gets a user and password (no passwordless default user)")
+
+    kafka = open(os.path.join(root, "sql", "clickhouse", "02_kafka.sql")).read()
+    brokers = set(re.findall(r"kafka_broker_list = '([^']+)'", kafka))
+    registry = set(re.findall(r"format_avro_schema_registry_url = '([^']+)'", kafka))
+    ktopics = set(re.findall(r"kafka_topic_list = '([^']+)'", kafka))
+    expect(brokers == {"redpanda:9092"} and registry == {"http://redpanda:8081"},
+           "02_kafka.sql reads redpanda:9092 with the registry at http://redpanda:8081", (brokers, registry))
+    expect(ktopics and ktopics <= set(topics) and all(t.endswith(".events") for t in ktopics),
+           "02_kafka.sql streams event topics that redpanda-init creates %s" % sorted(ktopics), sorted(topics))
+
+    ex = services["exporter"]
+    cmd = ex.get("command") or []
+    expect("--follow" in cmd and "--out" in cmd, "exporter runs `hivelog export --follow --out DIR`", cmd)
+    out_dir = cmd[cmd.index("--out") + 1]
+    ex_vols = volume_map(ex)
+    expect(out_dir in ex_vols and not ex_vols[out_dir][1], "exporter writes into a volume at %s" % out_dir, ex_vols)
+    shared = [t for t, (s, _ro) in vols.items() if s == ex_vols[out_dir][0]]
+    expect(shared and shared[0].startswith("/var/lib/clickhouse/user_files/") and vols[shared[0]][1],
+           "clickhouse mounts the exporter's volume read-only under user_files", vols)
+    dockerfile = open(os.path.join(root, "compose", "Dockerfile")).read()
+    expect(re.search(r"mkdir -p %s.*chown -R 10001:10001" % re.escape(out_dir), dockerfile) is not None,
+           "the image creates %s owned by the non-root user (a fresh volume inherits it)" % out_dir)
+    ignore = open(os.path.join(root, ".dockerignore")).read()
+    expect("node_modules" in ignore, ".dockerignore keeps tests/clickhouse/node_modules out of the build context")
 
 
 if __name__ == "__main__":

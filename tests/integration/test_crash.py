@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Integration test: kill -9 the decider and the projector while commands flow.
 
-Posts a seeded workload (CRASH_COMMANDS, default 20000) with `hivelog post`
-in consecutive chunks; while each chunk is in flight, at a random moment
-(seeded by CRASH_SEED, printed) it SIGKILLs the decider or the projector and
-restarts it, at least 3 times each. Once posting is done and the read model has
+Creates the tenants of a seeded workload (CRASH_COMMANDS, default 20000)
+and registers its workers, then posts it with `hivelog post` (each tenant's
+commands with that tenant's key) in consecutive chunks; while each chunk is
+in flight, at a random moment (seeded by CRASH_SEED, printed) it SIGKILLs
+the decider or the projector and restarts it, at least 3 times each. Once posting is done and the read model has
 caught up, the read model must equal the reference model exactly (no lost
 and no duplicated rows: exactly-once through the decider's Kafka
 transactions and the projector's offsets-in-PostgreSQL), and every
@@ -71,6 +72,7 @@ def main():
         print("model: %s" % m.summary(), flush=True)
         s.start_all()
         s.wait_read_model()
+        pipeline.setup_identity(s, cmds)   # its tenants (with keys) and workers
 
         plan = kill_plan(rng)
         print("kill plan: %s" % ", ".join(v for v in plan), flush=True)
@@ -116,7 +118,8 @@ def main():
                    kills["decider"], kills["projector"]))
 
         pipeline.wait_caught_up(s, m, timeout=180)
-        applied = pipeline.check_outcomes(s.api_port, ids, m, cmds, timeout=120)
+        applied = pipeline.check_outcomes(s.api_port, ids, m, cmds, timeout=120,
+                                          keys=s.tenant_keys)
         expect(applied == m.summary()["applied"],
                "%d applied outcomes == model's %d" % (applied, m.summary()["applied"]))
         try:

@@ -4,10 +4,14 @@
 Each step posts one command with ?wait=5000 and checks the exact answer:
 200 applied with one event of the right aggregate_version, or 409/422
 rejected with the rule's code (spec "Decider rules", checked in order:
-version first, then the type's rules). Rejected commands must write no
-event: the versions of the applied events stay contiguous and, after each
-step, the read model equals the reference model (tests/tools/model.py) fed
-the same commands.
+version first, then the type's rules). The worker must be an active user of
+the command's tenant: the tenant is created and W1, W2, W4 registered first;
+a worker who is nobody's user, or a user of another tenant only, is 422
+unknown_user; W4 set inactive (user.set_status) is 409 user_inactive until
+set active again. Rejected commands must write no event: the versions of the
+applied events stay contiguous and, after each step, the read model equals
+the reference model (tests/tools/model.py) fed the same commands and the same
+user statuses.
 """
 
 import io
@@ -23,6 +27,10 @@ from stack import Stack, expect, run_test  # noqa: E402
 TENANT = "7e57e57e-0000-4000-8000-000000000001"
 W1 = "7e57e57e-0000-4000-8000-0000000000a1"
 W2 = "7e57e57e-0000-4000-8000-0000000000a2"
+W3 = "7e57e57e-0000-4000-8000-0000000000a3"   # a user of OTHER only
+W4 = "7e57e57e-0000-4000-8000-0000000000a4"   # set inactive, then active again
+W5 = "7e57e57e-0000-4000-8000-0000000000a5"   # nobody's user
+OTHER = "7e57e57e-0000-4000-8000-000000000002"
 
 
 def cmd(typ, user, payload, expected_version=None):
@@ -45,7 +53,13 @@ def sched(user, dow, start, end, ev=None):
     return cmd("schedule.set", user, {"day_of_week": dow, "start_time": start, "end_time": end}, ev)
 
 
-# (what, command, expected: ("applied", version) | (http status, code))
+def user_status(user, status):
+    """A step that sets a user's status (user.set_status) instead of a presence command."""
+    return ("user.set_status", user, status)
+
+
+# (what, command, expected: ("applied", version) | (http status, code));
+# (what, user_status(...), None) steps change the worker's status as a user.
 STEPS = [
     ("check_out with no check-in", cout(W1, "2025-03-03T08:00:00+01:00"), (409, "not_checked_in")),
     ("first check_in", cin(W1, "2025-03-03T08:00:00+01:00", location="Zürich HQ",
@@ -86,19 +100,53 @@ STEPS = [
     ("W2 check_out with W1's version (9) is a conflict", cout(W2, "2025-03-03T17:00:00+05:30", ev=9),
      (409, "version_conflict")),
     ("W2 check_out", cout(W2, "2025-03-03T17:00:00+05:30", ev=1), ("applied", 2)),
+    ("check_in of a worker who is nobody's user", cin(W5, "2025-03-03T08:00:00Z"),
+     (422, "unknown_user")),
+    ("check_out of a worker who is nobody's user", cout(W5, "2025-03-03T16:00:00Z"),
+     (422, "unknown_user")),
+    ("schedule.set of a worker who is nobody's user", sched(W5, 1, "08:00", "16:30"),
+     (422, "unknown_user")),
+    ("check_in of a user of another tenant only", cin(W3, "2025-03-03T08:00:00Z"),
+     (422, "unknown_user")),
+    ("W4 check_in while active", cin(W4, "2025-03-03T08:00:00Z"), ("applied", 1)),
+    ("W4 check_out while active", cout(W4, "2025-03-03T16:00:00Z"), ("applied", 2)),
+    ("set W4 inactive", user_status(W4, "inactive"), None),
+    ("check_in of an inactive worker", cin(W4, "2025-03-04T08:00:00Z"), (409, "user_inactive")),
+    ("schedule.set of an inactive worker", sched(W4, 2, "08:00", "16:30"), (409, "user_inactive")),
+    ("set W4 suspended", user_status(W4, "suspended"), None),
+    ("check_in of a suspended worker", cin(W4, "2025-03-04T09:00:00Z"), (409, "user_inactive")),
+    ("set W4 active again", user_status(W4, "active"), None),
+    ("W4 check_in once active again (nothing written meanwhile)", cin(W4, "2025-03-04T10:00:00Z", ev=2),
+     ("applied", 3)),
 ]
 
 
+def set_status(s, m, what, user, status):
+    st, body = s.post({"type": "user.set_status", "tenant_id": TENANT,
+                       "idempotency_key": str(uuid.uuid4()),
+                       "payload": {"user_id": user, "status": status}}, wait_ms=5000)
+    types = [e.get("type", "").rsplit(".", 1)[-1] for e in body.get("events") or []] \
+        if isinstance(body, dict) else []
+    expect(st == 200 and body.get("status") == "applied" and types == ["UserStatusSet"],
+           "%s -> 200 applied UserStatusSet" % what, "%d %s" % (st, body))
+    m.set_user(TENANT, user, status)
+
+
 def main():
-    sent = []
     with Stack("decider-rules") as s:
         s.start_all()
         s.wait_read_model()
+        s.create_tenant(TENANT, "Decider rules")
+        s.register_users(TENANT, [W1, W2, W4])
+        s.create_tenant(OTHER, "Other tenant")
+        s.register_users(OTHER, [W3])
+        m = model.Model(users={(TENANT, u): "active" for u in (W1, W2, W4)})
         for what, c, want in STEPS:
+            if isinstance(c, tuple):
+                set_status(s, m, what, c[1], c[2])
+                continue
             st, body = s.post(c, wait_ms=5000)
-            sent.append(c)
-            m = model.run_model(sent)
-            mo = m.outcomes[-1]
+            mo = m.feed(c)
             if want[0] == "applied":
                 # the table above and the reference model must agree, else the test is wrong
                 assert mo.status == "applied" and mo.version == want[1], (what, mo)
@@ -126,7 +174,7 @@ def main():
             expect(model.compare(m, s.dsn(), out=diff),
                    "%s: read model equals the reference model" % what, diff.getvalue())
 
-        summary = model.run_model(sent).summary()
+        summary = m.summary()
         print("commands: %d, applied %d, rejected %s" % (
             summary["commands"], summary["applied"], summary["rejected"]))
 

@@ -7,7 +7,9 @@ outcome and writes nothing new; the same key with a different body is
 an unknown id is 404 unknown_command. Checked for an applied and a rejected
 command, with and without ?wait, across tenants (the key is per tenant),
 after an api restart, and against the read model (one row per applied
-check-in, nothing from the replays).
+check-in, nothing from the replays). Tenants A and B are created (each with
+its own API key) and the workers registered first; every request carries
+the key of its tenant, and another tenant's key cannot see a command (404).
 """
 
 import os
@@ -43,6 +45,10 @@ def main():
     applied_cmds = []   # what the read model must show, in order
     with Stack("idempotency") as s:
         s.start_all()
+        ka = s.create_tenant(TENANT_A, "Tenant A")
+        kb = s.create_tenant(TENANT_B, "Tenant B")
+        s.register_users(TENANT_A, [USER, USER2])
+        s.register_users(TENANT_B, [USER])
         key = "key-" + str(uuid.uuid4())
         c1 = check_in(TENANT_A, USER, key)
 
@@ -65,15 +71,19 @@ def main():
         expect(st == 422 and err.get("code") == "idempotency_key_reused",
                "same key + different body -> 422 idempotency_key_reused", b4)
 
-        st, g = s.command(cid)
+        st, g = s.command(cid, key=ka)
         expect(st == 200 and g.get("command_id") == cid and g.get("status") == "applied",
                "GET /v1/commands/{id} -> 200 applied", g)
+        st, g = s.command(cid, key=kb)
+        err = g.get("error", {}) if isinstance(g, dict) else {}
+        expect(st == 404 and err.get("code") == "unknown_command",
+               "GET /v1/commands/{id} with another tenant's key -> 404 unknown_command", g)
 
-        st, g = s.command(str(uuid.uuid4()))
+        st, g = s.command(str(uuid.uuid4()), key=ka)
         err = g.get("error", {}) if isinstance(g, dict) else {}
         expect(st == 404 and err.get("code") == "unknown_command",
                "GET /v1/commands/{unknown uuid} -> 404 unknown_command", g)
-        st, g = s.command("not-a-command-id")
+        st, g = s.command("not-a-command-id", key=ka)
         expect(400 <= st < 500, "GET /v1/commands/not-a-command-id -> 4xx (got %d)" % st, g)
 
         # the key is scoped by tenant: tenant B with the same key is a new command
@@ -93,7 +103,7 @@ def main():
         expect(st == 409 and r2.get("command_id") == r1.get("command_id")
                and r2.get("code") == "not_checked_in",
                "replayed rejected command -> same command_id, same 409 not_checked_in", r2)
-        st, g = s.command(r1["command_id"])
+        st, g = s.command(r1["command_id"], key=ka)
         expect(st == 200 and g.get("status") == "rejected" and g.get("code") == "not_checked_in",
                "GET /v1/commands/{rejected id} -> rejected not_checked_in", g)
 
@@ -121,7 +131,7 @@ def main():
         st, b7 = s.post(check_in(TENANT_A, USER, key, location="Elsewhere"))
         expect(st == 422 and b7.get("error", {}).get("code") == "idempotency_key_reused",
                "after api restart: same key + different body -> 422 idempotency_key_reused", b7)
-        st, g = s.command(cid)
+        st, g = s.command(cid, key=ka)
         expect(st == 200 and g.get("status") == "applied",
                "after api restart: GET /v1/commands/{id} -> applied", g)
 

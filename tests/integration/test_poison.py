@@ -7,7 +7,8 @@ the presence events topic with kcat, between valid commands. Expected: the
 decider and the projector each put every such record on the DLQ with an
 error that names the problem, keep going, and apply the valid commands
 around them exactly once; `hivelog dlq list` shows the refused records with
-their origin.
+their origin. The tenant is created (with its own API key) and the workers
+registered before the first command.
 """
 
 import json
@@ -42,6 +43,8 @@ def check_in(user, at, key):
 def main():
     with Stack("poison") as s:
         s.start_all()
+        s.create_tenant(TENANT, "Poison")
+        s.register_users(TENANT, USERS)
         st, b = s.post(check_in(USERS[0], "2026-03-02T08:00:00+01:00", "p-1"), wait_ms=5000)
         expect(st == 200 and b.get("status") == "applied", "valid command before the garbage applied", b)
 

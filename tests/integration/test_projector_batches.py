@@ -7,7 +7,8 @@ the next check-in, or whole in/out/in/out sequences, or two settings of the
 same schedule day. To force such batches the projector is stopped (SIGTERM)
 while the decider applies the commands (?wait), then started again, so its
 first batch holds them all. The read model must equal the reference model
-(tests/tools/model.py) and no event may go to the DLQ.
+(tests/tools/model.py) and no event may go to the DLQ. The tenant is created
+(with its own API key) and the workers registered first.
 """
 
 import io
@@ -66,6 +67,8 @@ def post_all(s, cmds):
 def main():
     with Stack("projector-batches") as s:
         s.start_all()
+        s.create_tenant(TENANT, "Projector batches")
+        s.register_users(TENANT, [WA, WB, WC, WD])
         post_all(s, PHASE1)
         m1 = model.run_model(PHASE1)
         s.wait_until(lambda: model.read_model_counts(s.dsn())[0] == len(m1.records), 30,

@@ -100,3 +100,31 @@ def checkpoint_sizes(audit_dir):
 def sealed_events(audit_dir):
     """Events covered by the newest checkpoint of each partition, summed."""
     return sum(sizes[-1] for sizes in checkpoint_sizes(audit_dir).values() if sizes)
+
+
+def sealed_sizes(audit_dir):
+    """{(topic, partition): tree size of the newest checkpoint} (partitions with one)."""
+    return {k: v[-1] for k, v in checkpoint_sizes(audit_dir).items() if v}
+
+
+def event_counts(dump_dir):
+    """{(topic, partition): events} of a `hivelog audit dump` copy: distinct meta.seq
+    values of the records that are events (magic byte 0 and a meta the layout reads;
+    re-written duplicates count once). Partitions without events are left out."""
+    out = {}
+    log = os.path.join(dump_dir, "log")
+    for topic in sorted(os.listdir(log)):
+        for name in os.listdir(os.path.join(log, topic)):
+            if not name.endswith(".records"):
+                continue
+            seqs = set()
+            for _, v in read_records(os.path.join(log, topic, name)):
+                if v is None or len(v) < 6 or v[0] != 0:
+                    continue
+                try:
+                    seqs.add(meta(v)["seq"])
+                except (IndexError, UnicodeDecodeError, ValueError):
+                    continue
+            if seqs:
+                out[(topic, int(name.split(".")[0]))] = len(seqs)
+    return out

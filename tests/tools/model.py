@@ -3,7 +3,10 @@
 
 It re-implements, from the written spec only (not from the C code), what the
 decider decides for each presence command and what the presence projector
-must leave in PostgreSQL. Fed the same JSONL that is posted to the api (one
+must leave in PostgreSQL. A presence command's worker must be an active user
+of its tenant: by default every worker is taken to be one (the workload tests
+register them all first); `Model(users={...})` with `set_user()` models the
+identity of a test that also posts unregistered or inactive workers. Fed the same JSONL that is posted to the api (one
 command per line; per aggregate (tenant_id, user_id) the file order is the
 command order, which `hivelog post` preserves), it computes
   (a) each command's expected outcome: applied, or rejected with a code, and
@@ -38,6 +41,8 @@ REJECTION_HTTP = {
     "check_out_before_check_in": 422,
     "invalid_day_of_week": 422,
     "invalid_time_range": 422,
+    "unknown_user": 422,
+    "user_inactive": 409,
 }
 
 
@@ -95,11 +100,16 @@ class Aggregate:
         self.version = 0          # number of events applied so far
         self.open_at = None       # microseconds of the open check-in, or None
 
-    def decide(self, cmd):
-        """Outcome of cmd against this state; does not change the state."""
+    def decide(self, cmd, user_status="active"):
+        """Outcome of cmd against this state; does not change the state.
+        user_status: the worker's status as a user of the tenant (None: not a user)."""
         ev = cmd.get("expected_version")
         if ev is not None and ev != self.version:
             return Outcome("rejected", "version_conflict")
+        if user_status is None:
+            return Outcome("rejected", "unknown_user")
+        if user_status != "active":
+            return Outcome("rejected", "user_inactive")
         typ, p = cmd["type"], cmd["payload"]
         if typ == "presence.check_in":
             if self.open_at is not None:
@@ -134,19 +144,28 @@ def _hhmm(s):
 
 
 class Model:
-    """Decider + projection over a stream of commands in per-aggregate order."""
+    """Decider + projection over a stream of commands in per-aggregate order.
+    users: None (every worker is an active user of its tenant) or
+    {(tenant_id, user_id): "active" | "inactive" | "suspended"}, changed with set_user()."""
 
-    def __init__(self):
+    def __init__(self, users=None):
+        self.users = None if users is None else dict(users)
         self.aggs = {}
         self.records = []          # list of dicts, in insertion order
         self.open_record = {}      # (tenant, user) -> index into self.records
         self.schedules = {}        # (tenant, user, dow) -> (start, end)
         self.outcomes = []         # one Outcome per command fed
 
+    def set_user(self, tenant_id, user_id, status="active"):
+        """The worker is (from now on) a user of the tenant with this status."""
+        if self.users is None:
+            raise ValueError("set_user() needs a Model made with users={...}")
+        self.users[(tenant_id, user_id)] = status
+
     def feed(self, cmd):
         key = (cmd["tenant_id"], cmd["payload"]["user_id"])
         agg = self.aggs.setdefault(key, Aggregate())
-        out = agg.decide(cmd)
+        out = agg.decide(cmd, "active" if self.users is None else self.users.get(key))
         if out.status == "applied":
             agg.evolve(cmd)
             self._project(key, cmd)

@@ -162,8 +162,14 @@ static void test_evmeta(void **state) {
     hive_registry *reg = NULL;
     char err[512];
     const char *dir = getenv("HIVE_SCHEMAS_DIR");
-    assert_int_equal(hive_registry_load(&reg, dir ? dir : HIVE_SOURCE_DIR "/schemas", err, sizeof err), 0);
+    assert_int_equal(hive_registry_load_local(&reg, dir ? dir : HIVE_SOURCE_DIR "/schemas", err, sizeof err), 0);
     hive_evmeta_reader *r = hive_evmeta_reader_new(reg);
+    /* A reader that knows the schemas only as JSON by id (a log copy's). */
+    hive_evmeta_reader *byjson = hive_evmeta_reader_new(NULL);
+    for (int i = 0; i < hive_registry_count(reg); i++) {
+        const hive_schema *s = hive_registry_at(reg, i);
+        assert_int_equal(hive_evmeta_reader_add(byjson, s->id, s->text, err, sizeof err), 0);
+    }
     hive_decoder *dec = hive_decoder_new(reg);
     int events = 0;
     for (int i = 0; i < hive_registry_count(reg); i++) {
@@ -190,7 +196,8 @@ static void test_evmeta(void **state) {
         } else {
             events++;
             assert_int_equal(rc, 0);
-            assert_ptr_equal(m.schema, s);
+            assert_int_equal(m.schema_id, s->id);
+            assert_string_equal(m.type_name, s->full_name);
             assert_int_equal(m.seq, 1LL << 40);
             assert_int_equal(m.aggregate_version, 7);
             assert_int_equal(m.event_id.len, 36);
@@ -198,6 +205,13 @@ static void test_evmeta(void **state) {
             assert_memory_equal(m.tenant_id.p, "aaaaaaaa", 8);
             assert_int_equal(m.aggregate_type.len, 6);
             assert_memory_equal(m.aggregate_id.p, "bbbbbbbb", 8);
+            /* The same from the schema's JSON alone. */
+            hive_evmeta mj;
+            assert_int_equal(hive_evmeta_read(byjson, buf.data, buf.len, &mj, err, sizeof err), 0);
+            assert_int_equal(mj.seq, m.seq);
+            assert_int_equal(mj.event_id.len, m.event_id.len);
+            assert_string_equal(mj.type_name, s->full_name);
+            assert_string_equal(hive_evmeta_schema_text(byjson, s->id), s->text);
             /* The same through the full decoder. */
             const hive_schema *ds;
             avro_value_t *dv, dm;
@@ -226,6 +240,55 @@ static void test_evmeta(void **state) {
     assert_non_null(strstr(err, "unknown schema id"));
     hive_decoder_destroy(dec);
     hive_evmeta_reader_destroy(r);
+    hive_evmeta_reader_destroy(byjson);
+    hive_registry_destroy(reg);
+}
+
+/* A schema whose meta is not the first field is read by a full decode. */
+static void test_evmeta_fallback(void **state) {
+    (void)state;
+    hive_registry *reg = NULL;
+    char err[512];
+    const char *dir = getenv("HIVE_SCHEMAS_DIR");
+    assert_int_equal(hive_registry_load_local(&reg, dir ? dir : HIVE_SOURCE_DIR "/schemas", err, sizeof err), 0);
+    const hive_schema *ci = hive_registry_by_name(reg, "hivelog.event.presence.CheckedIn");
+    assert_non_null(ci);
+    json_t *meta_type = json_object_get(hive_schema_field(ci->json, "meta"), "type");
+    json_t *j = json_pack("{s:s, s:s, s:[{s:s, s:s}, {s:s, s:O}]}", "type", "record", "name", "test.MetaSecond",
+                          "fields", "name", "first", "type", "long", "name", "meta", "type", meta_type);
+    char *text = json_dumps(j, JSON_COMPACT);
+    avro_schema_t sch;
+    assert_int_equal(avro_schema_from_json_length(text, strlen(text), &sch), 0);
+    avro_value_iface_t *iface = avro_generic_class_from_schema(sch);
+    avro_value_t v, meta;
+    assert_int_equal(avro_generic_value_new(iface, &v), 0);
+    fill(&v);
+    avro_value_get_by_name(&v, "meta", &meta, NULL);
+    hive_avro_set_long(&meta, "seq", 42);
+    hive_avro_set_string(&meta, "event_id", "eeeeeeee-2222-4333-8444-555555555555");
+    char bytes[4096] = {0, 0, 0, 0x0f, 0x42}; /* wire id 3906 */
+    avro_writer_t w = avro_writer_memory(bytes + 5, sizeof bytes - 5);
+    assert_int_equal(avro_value_write(w, &v), 0);
+    size_t len = 5 + (size_t)avro_writer_tell(w);
+    avro_writer_free(w);
+    hive_evmeta_reader *r = hive_evmeta_reader_new(reg);
+    hive_evmeta m;
+    assert_int_not_equal(hive_evmeta_read(r, bytes, len, &m, err, sizeof err), 0); /* id unknown */
+    assert_int_equal(hive_evmeta_reader_add(r, 0x0f42, text, err, sizeof err), 0);
+    assert_int_equal(hive_evmeta_read(r, bytes, len, &m, err, sizeof err), 0);
+    assert_int_equal(m.seq, 42);
+    assert_int_equal(m.event_id.len, 36);
+    assert_memory_equal(m.event_id.p, "eeeeeeee", 8);
+    assert_string_equal(m.type_name, "test.MetaSecond");
+    assert_int_equal(hive_evmeta_fallbacks(r), 1);
+    assert_int_not_equal(hive_evmeta_read(r, bytes, len - 3, &m, err, sizeof err), 0);
+    assert_int_not_equal(hive_evmeta_reader_add(r, 7, "[1,2]", err, sizeof err), 0);
+    hive_evmeta_reader_destroy(r);
+    avro_value_decref(&v);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(sch);
+    free(text);
+    json_decref(j);
     hive_registry_destroy(reg);
 }
 
@@ -234,6 +297,7 @@ int main(void) {
         cmocka_unit_test(test_intact_and_rewrites),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_evmeta),
+        cmocka_unit_test(test_evmeta_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
