@@ -300,10 +300,18 @@ static int read_decoded(hive_evmeta_reader *r, entry *e, const void *bytes, size
             e->have_value = 1;
         }
         avro_value_reset(&e->value);
-        avro_reader_t rd = avro_reader_memory((const char *)bytes + HIVE_WIRE_HEADER,
-                                              (int64_t)(len - HIVE_WIRE_HEADER));
-        int bad = !rd || avro_value_read(rd, &e->value);
+        /* A bounds-checked skip first: avro-c's reader allocates what a
+         * length claims and leaks it when the bytes are not there. */
+        const char *body = (const char *)bytes + HIVE_WIRE_HEADER;
+        int64_t blen = (int64_t)(len - HIVE_WIRE_HEADER);
+        avro_reader_t rd = avro_reader_memory(body, blen);
+        int bad = !rd || avro_skip_data(rd, e->avro);
         if (rd) avro_reader_free(rd);
+        if (!bad) {
+            rd = avro_reader_memory(body, blen);
+            bad = !rd || avro_value_read(rd, &e->value);
+            if (rd) avro_reader_free(rd);
+        }
         if (bad) {
             snprintf(why, whycap, "%s: the record does not decode", e->name);
             return HIVE_ERR_CODEC;
