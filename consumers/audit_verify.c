@@ -186,16 +186,35 @@ static void root_mismatch(vctx *c, int j) {
     if (c->leaves_auth >= size) {
         for (uint64_t i = from; i < size; i++) {
             if (same(hive_merkle_tree_leaf(c->tree, i), c->leaves + i * HIVE_HASH_LEN)) continue;
-            verify_failure *f = verify_fail(vp, "event_changed", -1, (int64_t)i);
+            /* Is the sealed event further on? Then this one was put in its place. */
+            audit_dump_reader ahead = c->dump;
+            int64_t o, later = -1;
+            const uint8_t *v;
+            size_t len, at;
+            while (later < 0 && audit_dump_next(&ahead, &o, &v, &len, &at) == 1) {
+                hive_hash h;
+                if (!v) continue;
+                hive_merkle_leaf_hash(v, len, &h);
+                if (same(&h, c->leaves + i * HIVE_HASH_LEN)) later = o;
+            }
+            verify_failure *f = verify_fail(vp, later >= 0 ? "event_inserted" : "event_changed", -1, (int64_t)i);
             if (!f) return;
             leaf_record(c, i, &f->offset, f->event_id, sizeof f->event_id);
             audit_fmt(f->checkpoint, sizeof f->checkpoint, "%s", c->cps[j].file);
+            vp->leaves_used = 1;
+            if (later >= 0) {
+                audit_fmt(f->message, sizeof f->message,
+                          "record at offset %lld (seq %llu, event_id %s) is not the event sealed as leaf %llu; "
+                          "that event comes later, at offset %lld: a forged event was inserted before it",
+                          (long long)f->offset, (unsigned long long)i, f->event_id[0] ? f->event_id : "?",
+                          (unsigned long long)i, (long long)later);
+                return;
+            }
             audit_fmt(f->message, sizeof f->message,
                      "event at offset %lld (seq %llu, event_id %s) is not the event that was sealed as "
                      "leaf %llu: its bytes changed (the leaf hash signed into %s differs)",
                      (long long)f->offset, (unsigned long long)i, f->event_id[0] ? f->event_id : "?",
                      (unsigned long long)i, c->cps[j].file);
-            vp->leaves_used = 1;
             return;
         }
     }

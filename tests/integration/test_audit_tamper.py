@@ -217,18 +217,23 @@ def main():
                f["event_id"] == metas[j]["event_id"],
                "a copy of an earlier event inserted: the inserted record is named", f)
 
-        c = Copy(s, dump, sealed, "insert-forged")
-        forged = bytearray(recs[k][1])
-        at = metas[k]["_event_id_at"]
-        forged[at] = ord("a") if forged[at] != ord("a") else ord("b")
-        forged_id = auditlog.meta(bytes(forged))["event_id"]
-        recs2 = c.records[:k] + [(recs[k - 1][0] + 1, bytes(forged))] + c.records[k:]
-        recs2 = renumber(recs2, k + 1)
-        c.save(recs2)
-        f = first(verify(s, c.log, pub, checkpoints=c.sealed))
-        expect(f["kind"] == "event_inserted" and f["offset"] == recs[k - 1][0] + 1 and f["seq"] == k and
-               f["event_id"] == forged_id,
-               "a forged event taking seq %d inserted before the real one: the forgery is named" % k, f)
+        # A forged event taking a real event's seq, inserted before it: once in the
+        # middle of a checkpoint interval, once as the last leaf before a checkpoint
+        # (then the checkpoint's root is what fails first).
+        for kk, where in ((k, "mid-interval"), (covering(k) - 1, "last before checkpoint %d" % covering(k))):
+            c = Copy(s, dump, sealed, "insert-forged-%d" % kk)
+            forged = bytearray(recs[kk][1])
+            at = metas[kk]["_event_id_at"]
+            forged[at] = ord("a") if forged[at] != ord("a") else ord("b")
+            forged_id = auditlog.meta(bytes(forged))["event_id"]
+            recs2 = c.records[:kk] + [(recs[kk - 1][0] + 1, bytes(forged))] + c.records[kk:]
+            recs2 = renumber(recs2, kk + 1)
+            c.save(recs2)
+            f = first(verify(s, c.log, pub, checkpoints=c.sealed))
+            expect(f["kind"] == "event_inserted" and f["offset"] == recs[kk - 1][0] + 1 and f["seq"] == kk and
+                   f["event_id"] == forged_id,
+                   "a forged event taking seq %d (%s) inserted before the real one: the forgery is named"
+                   % (kk, where), f)
 
         c = Copy(s, dump, sealed, "truncate")
         cut = len(recs) - 30
