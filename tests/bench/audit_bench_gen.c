@@ -144,6 +144,9 @@ static int gen(int argc, char **argv) {
             hive_avro_set_opt_string(v, "device_id", "device-7f3a");
             hive_avro_set_opt_double(v, "latitude", 47.3769, 0);
             hive_avro_set_opt_double(v, "longitude", 8.5417, 0);
+            /* CheckedIn v2's fields (absent from v1: the calls then do nothing). */
+            hive_avro_set_opt_double(v, "accuracy_m", 12.5, 0);
+            hive_avro_set_opt_double(v, "altitude_m", 0, 1);
         } else {
             hive_avro_set_long(v, "checked_in_at", in_at[w]);
         }
