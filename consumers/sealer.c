@@ -232,7 +232,9 @@ static seal_part *on_message(sealer *s, rd_kafka_message_t *m, int64_t now) {
     return p;
 }
 
-static int publish(sealer *s, seal_part *p) {
+/* signed_us: when the note was signed (now, or the file's time for a
+ * checkpoint signed before a crash and published again). */
+static int publish(sealer *s, seal_part *p, int64_t signed_us) {
     avro_value_t *v = &s->cp_value, f;
     avro_value_reset(v);
     char key[320], keyname[HIVE_NOTE_NAME_MAX + 16];
@@ -245,7 +247,7 @@ static int publish(sealer *s, seal_part *p) {
     if (avro_value_get_by_name(v, "root_hash", &f, NULL) || avro_value_set_bytes(&f, p->cp_root.b, HIVE_HASH_LEN))
         return HIVE_ERR_CODEC;
     hive_avro_set_long(v, "last_offset", p->cp_last_offset);
-    hive_avro_set_long(v, "signed_at", hive_time_now_us());
+    hive_avro_set_long(v, "signed_at", signed_us);
     hive_avro_set_string(v, "key", keyname);
     hive_avro_set_string(v, "note", s->note.data);
     if (hive_codec_encode(s->cp_schema, v, &s->buf)) return HIVE_ERR_CODEC;
@@ -273,7 +275,7 @@ static void sign(sealer *s, seal_part *p, int64_t now) {
     s->checkpoints++;
     hive_info("checkpoint signed", "\"topic\":\"%s\",\"partition\":%d,\"tree_size\":%llu", p->topic,
               p->partition, (unsigned long long)p->cp_size);
-    if (publish(s, p)) {
+    if (publish(s, p, hive_time_now_us())) {
         s->publish_failures++;
         hive_error("cannot publish a checkpoint", "\"topic\":\"%s\",\"partition\":%d", p->topic, p->partition);
     }
@@ -288,7 +290,11 @@ static void republish(sealer *s, seal_part *p) {
     char path[PATH_MAX + 40];
     snprintf(path, sizeof path, "%s/%llu.checkpoint", p->dir, (unsigned long long)p->met_promise);
     p->met_promise = 0;
-    if (audit_read_file(path, 1 << 20, &s->note) || publish(s, p)) {
+    struct stat st;
+    int64_t signed_us = stat(path, &st) == 0
+                            ? (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000
+                            : hive_time_now_us();
+    if (audit_read_file(path, 1 << 20, &s->note) || publish(s, p, signed_us)) {
         s->publish_failures++;
         hive_error("cannot re-publish a checkpoint signed before a crash", "\"path\":\"%s\"", path);
         return;
