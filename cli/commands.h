@@ -10,6 +10,7 @@ int cmd_project(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_post(int argc, char **argv);
 int cmd_bootstrap(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_schemas(int argc, char **argv);

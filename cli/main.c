@@ -16,6 +16,7 @@ static const subcommand subcommands[] = {
     {"api", cmd_api, "HTTP intake: POST /v1/commands -> the commands topic"},
     {"decide", cmd_decide, "decider: commands -> events + outcomes, one Kafka transaction per batch"},
     {"project", cmd_project, "projector: a service's events -> its PostgreSQL read model, exactly once"},
+    {"replay", cmd_replay, "rebuild a service's read model as of a checkpoint, and diff it against another"},
     {"migrate", cmd_migrate, "create a service's database and apply its migrations"},
     {"bootstrap", cmd_bootstrap, "create the first tenant and its admin API key (printed once)"},
     {"post", cmd_post, "post one command or a JSONL file of commands to the api"},

@@ -25,6 +25,7 @@
 #include "hive_log.h"
 #include "hive_pg.h"
 #include "pg_batch.h"
+#include "projector.h"
 #include "projection.h"
 
 #define MAX_PARTITIONS 1024
@@ -54,6 +55,11 @@ typedef struct {
     hive_buf buf;
     volatile int batch_invalid;
     uint64_t applied, duplicates, dead, batches;
+    /* Replay (`hivelog replay`): no consumer group, a given database, and per
+     * slot the last offset to apply (-1: nothing); stops when all are done. */
+    int replay;
+    char dsn[1024];
+    int64_t limit[MAX_SLOTS];
 } projector;
 
 typedef enum { EV_STAGED, EV_DUPLICATE, EV_STALE, EV_DEAD } ev_result;
@@ -124,6 +130,15 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 static int dead_letter(projector *p, rd_kafka_message_t *m, const char *code, const char *why) {
+    if (p->replay) { /* a rebuild reports, but never writes to the live system's DLQ */
+        char esc[600];
+        hive_log_escape(esc, sizeof esc, why);
+        hive_warn("replay skipped an event the projection refuses",
+                  "\"partition\":%d,\"offset\":%lld,\"code\":\"%s\",\"error\":\"%s\"",
+                  m->partition, (long long)m->offset, code, esc);
+        p->dead++;
+        return 0;
+    }
     if (hive_batch_dead_letter(p->dlq_schema, &p->dlq_value, p->name, m, code, why, &p->buf))
         return HIVE_ERR_CODEC;
     char esc[600];
@@ -321,7 +336,7 @@ static int reseek(projector *p) {
 
 static int setup(projector *p) {
     char err[512];
-    const char *dsn = hive_config_dsn(&p->cfg, p->svc->service);
+    const char *dsn = p->dsn[0] ? p->dsn : hive_config_dsn(&p->cfg, p->svc->service);
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/%s", p->cfg.sql_dir, p->svc->service);
     if (hive_pg_ensure_database(dsn)) return 1;
@@ -347,7 +362,8 @@ static int setup(projector *p) {
         hive_config_topic(&p->cfg, suffix, p->topics[p->topic_count++], sizeof p->topics[0]);
     }
     hive_config_topic(&p->cfg, "dlq", p->dlq_topic, sizeof p->dlq_topic);
-    snprintf(p->name, sizeof p->name, "hivelog-projector-%s", p->svc->service);
+    snprintf(p->name, sizeof p->name, "hivelog-%s-%s", p->replay ? "replay" : "projector",
+             p->svc->service);
     rd_kafka_conf_t *cc = hive_kafka_conf(
         &p->cfg, err, sizeof err, "group.id", p->name, "enable.auto.commit", "false",
         "enable.auto.offset.store", "false", "auto.offset.reset", "error", "isolation.level",
@@ -364,6 +380,16 @@ static int setup(projector *p) {
     const char *topics[MAX_TOPICS + 1] = {NULL};
     for (int i = 0; i < p->topic_count; i++) topics[i] = p->topics[i];
     if (hive_kafka_wait_topics(p->consumer, 30000, topics)) return 1;
+    if (p->replay) { /* every partition with something to apply, from the stored offsets */
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
+        for (int i = 0; i < MAX_SLOTS; i++)
+            if (p->limit[i] >= 0)
+                rd_kafka_topic_partition_list_add(parts, p->topics[i / MAX_PARTITIONS], i % MAX_PARTITIONS);
+        int rc = load_positions(p, parts);
+        if (!rc && parts->cnt) rd_kafka_assign(p->consumer, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        return rc ? 1 : 0;
+    }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(p->topic_count);
     for (int i = 0; i < p->topic_count; i++)
         rd_kafka_topic_partition_list_add(sub, p->topics[i], RD_KAFKA_PARTITION_UA);
@@ -379,6 +405,126 @@ bad_conf:
     return 2;
 }
 
+
+/* True when a replay has applied every partition up to its limit. */
+static int replay_done(const projector *p) {
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (p->limit[i] >= 0 && p->pos[i].next_offset <= p->limit[i]) return 0;
+    return 1;
+}
+
+/* Drops records past a replay's limits (they come after the as-of point). */
+static int within_limits(projector *p, rd_kafka_message_t **msgs, int n) {
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        int slot = msg_slot(p, msgs[i]);
+        if (slot >= 0 && msgs[i]->offset > p->limit[slot]) rd_kafka_message_destroy(msgs[i]);
+        else msgs[kept++] = msgs[i];
+    }
+    return kept;
+}
+
+static int run(projector *p) {
+    int rc = 0;
+    rd_kafka_message_t **msgs = calloc((size_t)p->cfg.batch_max, sizeof *msgs);
+    if (!msgs) return 1;
+    int64_t last_report = hive_time_mono_ms();
+    uint64_t last_applied = 0;
+    while (!cli_stop && !(p->replay && replay_done(p))) {
+        int n = hive_batch_collect(p->consumer, &p->batch_invalid, msgs, p->cfg.batch_max, p->cfg.batch_wait_ms);
+        if (p->replay) n = within_limits(p, msgs, n);
+        if (n > 0) {
+            rc = apply_batch(p, msgs, n);
+            if (rc == HIVE_ERR_CONFLICT || rc == HIVE_ERR_KAFKA) rc = reseek(p);
+            if (rc) {
+                /* PostgreSQL unreachable or similar: nothing was committed; retry the same
+                 * events from the stored offsets after a pause. */
+                hive_warn("batch not applied; retrying from stored offsets", NULL);
+                sleep(1);
+                if (PQstatus(p->pg) != CONNECTION_OK) PQreset(p->pg);
+                if (PQstatus(p->pg) == CONNECTION_OK) {
+                    pg_batch_prepare(p->pg, p->svc);
+                    PQclear(PQexec(p->pg, "SET synchronous_commit = off"));
+                }
+                reseek(p);
+            }
+            rc = 0;
+        }
+        for (int i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+        int64_t now = hive_time_mono_ms();
+        if (now - last_report >= 10000 && p->applied != last_applied) {
+            hive_info("progress", "\"applied\":%llu,\"duplicates_skipped\":%llu,\"dlq\":%llu,"
+                      "\"batches\":%llu,\"events_per_s\":%.0f",
+                      (unsigned long long)p->applied, (unsigned long long)p->duplicates,
+                      (unsigned long long)p->dead, (unsigned long long)p->batches,
+                      (double)(p->applied - last_applied) * 1000.0 / (double)(now - last_report));
+            last_report = now;
+            last_applied = p->applied;
+        }
+    }
+    hive_info(p->replay ? "replay finished" : "projector stopping",
+              "\"applied\":%llu,\"duplicates_skipped\":%llu,\"dlq\":%llu",
+              (unsigned long long)p->applied, (unsigned long long)p->duplicates,
+              (unsigned long long)p->dead);
+    free(msgs);
+    return cli_stop && p->replay && !replay_done(p) ? 1 : 0;
+}
+
+static void cleanup(projector *p) {
+    rd_kafka_consumer_close(p->consumer);
+    rd_kafka_destroy(p->consumer);
+    rd_kafka_flush(p->dlq, 10000);
+    rd_kafka_destroy(p->dlq);
+    PQfinish(p->pg);
+    avro_value_decref(&p->dlq_value);
+    hive_buf_free(&p->buf);
+    proj_rows_destroy(p->rows);
+    hive_decoder_destroy(p->dec);
+    hive_registry_destroy(p->reg);
+    free(p);
+}
+
+int projector_replay(const hive_config *cfg, const char *service, const char *dsn,
+                     const projector_limit *limits, int n, projector_stats *stats) {
+    projector *p = calloc(1, sizeof *p);
+    if (!p) return 1;
+    p->cfg = *cfg;
+    p->replay = 1;
+    snprintf(p->dsn, sizeof p->dsn, "%s", dsn);
+    if (!(p->svc = proj_service_find(service))) {
+        free(p);
+        return 2;
+    }
+    /* Topics are known only after setup() names them; limits are set by
+     * name, so resolve them once the names exist (setup is split for this). */
+    for (int i = 0; i < MAX_SLOTS; i++) p->limit[i] = -1;
+    char suffix[96];
+    for (int i = 0; i < hive_catalog_service_count() && p->topic_count < MAX_TOPICS; i++) {
+        const char *svc = hive_catalog_service_at(i);
+        if (!p->svc->all_topics && strcmp(svc, p->svc->service) != 0) continue;
+        snprintf(suffix, sizeof suffix, "%s.events", svc);
+        hive_config_topic(&p->cfg, suffix, p->topics[p->topic_count++], sizeof p->topics[0]);
+    }
+    for (int i = 0; i < n; i++) {
+        int slot = slot_of(p, limits[i].topic, limits[i].partition);
+        if (slot >= 0) p->limit[slot] = limits[i].last_offset;
+    }
+    p->topic_count = 0; /* setup() names them again, in the same order */
+    int rc = setup(p);
+    if (rc) {
+        if (p->reg) cleanup(p);
+        else free(p);
+        return rc;
+    }
+    rc = run(p);
+    if (stats) {
+        stats->applied = p->applied;
+        stats->duplicates = p->duplicates;
+        stats->refused = p->dead;
+    }
+    cleanup(p);
+    return rc;
+}
 
 static void usage(const hive_config *cfg) {
     printf("usage: hivelog project <service>\n\n"
@@ -419,56 +565,9 @@ int cmd_project(int argc, char **argv) {
     }
     if (rc) return rc;
     hive_info("projector running", "\"topic\":\"%s\",\"topics\":%d", p->topics[0], p->topic_count);
-    rd_kafka_message_t **msgs = calloc((size_t)p->cfg.batch_max, sizeof *msgs);
-    int64_t last_report = hive_time_mono_ms();
-    uint64_t last_applied = 0;
-    while (!cli_stop) {
-        int n = hive_batch_collect(p->consumer, &p->batch_invalid, msgs, p->cfg.batch_max, p->cfg.batch_wait_ms);
-        if (n > 0) {
-            rc = apply_batch(p, msgs, n);
-            if (rc == HIVE_ERR_CONFLICT || rc == HIVE_ERR_KAFKA) rc = reseek(p);
-            if (rc) {
-                /* PostgreSQL unreachable or similar: nothing was committed; retry the same
-                 * events from the stored offsets after a pause. */
-                hive_warn("batch not applied; retrying from stored offsets", NULL);
-                sleep(1);
-                if (PQstatus(p->pg) != CONNECTION_OK) PQreset(p->pg);
-                if (PQstatus(p->pg) == CONNECTION_OK) {
-                    pg_batch_prepare(p->pg, p->svc);
-                    PQclear(PQexec(p->pg, "SET synchronous_commit = off"));
-                }
-                reseek(p);
-            }
-            rc = 0;
-        }
-        for (int i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
-        int64_t now = hive_time_mono_ms();
-        if (now - last_report >= 10000 && p->applied != last_applied) {
-            hive_info("progress", "\"applied\":%llu,\"duplicates_skipped\":%llu,\"dlq\":%llu,"
-                      "\"batches\":%llu,\"events_per_s\":%.0f",
-                      (unsigned long long)p->applied, (unsigned long long)p->duplicates,
-                      (unsigned long long)p->dead, (unsigned long long)p->batches,
-                      (double)(p->applied - last_applied) * 1000.0 / (double)(now - last_report));
-            last_report = now;
-            last_applied = p->applied;
-        }
-    }
-    hive_info("projector stopping", "\"applied\":%llu,\"duplicates_skipped\":%llu,\"dlq\":%llu",
-              (unsigned long long)p->applied, (unsigned long long)p->duplicates,
-              (unsigned long long)p->dead);
-    free(msgs);
-    rd_kafka_consumer_close(p->consumer);
-    rd_kafka_destroy(p->consumer);
-    rd_kafka_flush(p->dlq, 10000);
-    rd_kafka_destroy(p->dlq);
-    PQfinish(p->pg);
-    avro_value_decref(&p->dlq_value);
-    hive_buf_free(&p->buf);
-    proj_rows_destroy(p->rows);
-    hive_decoder_destroy(p->dec);
-    hive_registry_destroy(p->reg);
-    free(p);
-    return 0;
+    rc = run(p);
+    cleanup(p);
+    return rc;
 }
 
 int cmd_migrate(int argc, char **argv) {
