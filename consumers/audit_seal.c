@@ -152,7 +152,6 @@ int seal_part_open(seal_part *p, const char *root, const char *topic, int partit
     if (audit_mkdirs(p->dir)) return fail(err, errcap, HIVE_ERR_IO, "cannot create %s", p->dir);
     if (!(p->wbuf = malloc(WBUF_LEAVES * sizeof *p->wbuf))) return HIVE_ERR_NOMEM;
     int found, rc = load_state(p, &found, err, errcap);
-    if (!rc) rc = load_promises(p, err, errcap);
     if (rc) return rc;
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/leaves", p->dir);
@@ -160,8 +159,22 @@ int seal_part_open(seal_part *p, const char *root, const char *topic, int partit
     struct stat st;
     if (p->leaves_fd < 0 || fstat(p->leaves_fd, &st)) return fail(err, errcap, HIVE_ERR_IO, "cannot open %s", path);
     uint64_t want = p->cp_size * HIVE_HASH_LEN;
-    if ((uint64_t)st.st_size < want)
-        return fail(err, errcap, HIVE_ERR_CONFLICT, "%s is shorter than the sealed tree", path);
+    if ((uint64_t)st.st_size < want) {
+        /* The leaf hashes the state stands on are gone (deleted, or a copy of
+         * the directory without them): start over from the log's first
+         * record; every checkpoint on disk becomes a promise to meet. */
+        hive_warn("the leaves file is shorter than the sealed tree; rebuilding the partition from the log",
+                  "\"topic\":\"%s\",\"partition\":%d,\"tree_size\":%llu", topic, partition,
+                  (unsigned long long)p->cp_size);
+        audit_seq_init(&p->seq);
+        hive_merkle_frontier_init(&p->frontier);
+        hive_merkle_empty_root(&p->cp_root);
+        p->cp_size = 0;
+        p->next_offset = 0;
+        p->last_leaf_offset = p->cp_last_offset = -1;
+        want = 0;
+    }
+    if ((rc = load_promises(p, err, errcap))) return rc;
     /* Hashes beyond the state were written after it was saved: recomputed. */
     if (ftruncate(p->leaves_fd, (off_t)want) || lseek(p->leaves_fd, (off_t)want, SEEK_SET) < 0)
         return fail(err, errcap, HIVE_ERR_IO, "cannot truncate %s", path);
@@ -241,6 +254,8 @@ static int meet_promise(seal_part *p) {
     p->cp_root = pr->root;
     p->cp_last_offset = p->last_leaf_offset;
     p->met_promise = pr->size;
+    /* Like a checkpoint: the state saved from here stands on these leaves. */
+    if (flush_leaves(p) || fsync(p->leaves_fd)) return seal_part_halt(p, "cannot write the leaves file");
     if (snapshot(p)) return seal_part_halt(p, "out of memory");
     if (p->next_promise == p->npromises) {
         hive_info("caught up with the checkpoints signed before a crash", "\"topic\":\"%s\",\"partition\":%d,"

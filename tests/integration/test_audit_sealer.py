@@ -7,7 +7,8 @@ While a seeded workload is posted, the sealer (a checkpoint every 25 events
 or 0.2 s) is SIGKILLed and restarted several times (AUDIT_SEALER_SEED picks
 the moments); once it also restarts with one partition's state file deleted,
 so it must rebuild that partition from the log and meet the checkpoints it
-signed before. Two records that are not events (raw bytes produced with
+signed before, once with another partition's leaf hashes deleted (same).
+Two records that are not events (raw bytes produced with
 kcat) sit in the events partitions. Then:
   - the foreign records are reported, not sealed, and do not stop the sealer;
   - every checkpoint file verifies against a dump of the log, each is proven
@@ -91,6 +92,11 @@ def main():
             time.sleep(rng.uniform(0.2, 1.2))
             s.kill("sealer", signal.SIGKILL)
             kills += 1
+            if kills == 2:
+                # Lose partition 0's leaf hashes: its state no longer stands; rebuilt from the log.
+                leaves = os.path.join(sealed, TOPIC, "0", "leaves")
+                if os.path.exists(leaves):
+                    os.unlink(leaves)
             if kills == 3:
                 # Forget partition 1's resume point: rebuilt from the log start.
                 state = os.path.join(sealed, TOPIC, "1", "sealer.state")
@@ -106,9 +112,16 @@ def main():
         log = "\n".join(tail(s.procs["sealer"].log_path, 100000))
         expect("caught up with the checkpoints signed before a crash" in log,
                "a restarted sealer met the checkpoints it had signed before being killed")
+        expect("rebuilding the partition from the log" in log,
+               "a partition whose leaf hashes were deleted was rebuilt from the log")
         expect("partition halted" not in log, "no partition halted while the log was intact")
         expect(s.kill("sealer", signal.SIGTERM) == 0, "the sealer exits 0 on SIGTERM")
 
+        short = [(k, os.path.getsize(os.path.join(sealed, k[0], str(k[1]), "leaves")), size)
+                 for k, size in auditlog.sealed_sizes(sealed).items()
+                 if os.path.getsize(os.path.join(sealed, k[0], str(k[1]), "leaves")) != 32 * size]
+        expect(not short, "after SIGTERM every partition's leaves file holds exactly its sealed tree's hashes",
+               short)
         before = files(sealed)
         s.restart("sealer")
         time.sleep(1.5)
