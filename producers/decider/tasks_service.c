@@ -430,8 +430,15 @@ static void evolve(void *state, const hive_schema *schema, avro_value_t *ev) {
         HASH_FIND_STR(st->assignments, str(ev, "assignment_id"), a);
         for (size_t i = 0; a && i < a->n; i++)
             if (strcmp(a->details[i].participant, str(ev, "participant_id")) == 0 &&
-                strcmp(a->details[i].target, str(ev, "target_id")) == 0)
+                strcmp(a->details[i].target, str(ev, "target_id")) == 0) {
+                /* the place moves, and with it the load skill matching balances */
+                participant *was = NULL, *now = NULL;
+                HASH_FIND_STR(st->participants, a->details[i].participant, was);
+                HASH_FIND_STR(st->participants, str(ev, "replacement_id"), now);
+                if (was) was->load--;
+                if (now) now->load++;
                 snprintf(a->details[i].participant, 37, "%s", str(ev, "replacement_id"));
+            }
     }
 }
 
