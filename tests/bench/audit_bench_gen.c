@@ -1,3 +1,4 @@
+#include <errno.h>
 /* Helper of tests/bench/audit_verify.sh (not a test).
  *
  *   audit_bench_gen gen --out DIR --key KEYFILE [--events N] [--partitions P]
@@ -35,16 +36,28 @@ static double now_s(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* A positive integer argument, or exit 2 naming the flag. */
+static long arg_long(const char *flag, const char *v) {
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || !end || *end || n <= 0) {
+        fprintf(stderr, "audit_bench_gen: %s needs a positive integer, got '%s'\n", flag, v);
+        exit(2);
+    }
+    return n;
+}
+
 static int gen(int argc, char **argv) {
     const char *out = NULL, *keyfile = NULL, *topic_arg = NULL;
     long events = 1000000, partitions = 4, workers = 20000, every = 1000;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--out")) out = argv[i + 1];
         else if (!strcmp(argv[i], "--key")) keyfile = argv[i + 1];
-        else if (!strcmp(argv[i], "--events")) events = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--partitions")) partitions = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--workers")) workers = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--every")) every = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--events")) events = arg_long(argv[i], argv[i + 1]);
+        else if (!strcmp(argv[i], "--partitions")) partitions = arg_long(argv[i], argv[i + 1]);
+        else if (!strcmp(argv[i], "--workers")) workers = arg_long(argv[i], argv[i + 1]);
+        else if (!strcmp(argv[i], "--every")) every = arg_long(argv[i], argv[i + 1]);
         else if (!strcmp(argv[i], "--topic")) topic_arg = argv[i + 1];
     }
     if (!out || !keyfile || events < 1 || partitions < 1 || partitions > 256 || workers < 1 || every < 1) {
@@ -223,7 +236,7 @@ static int hash(int argc, char **argv) {
         fprintf(stderr, "usage: audit_bench_gen hash DIR [--threads T]\n");
         return 2;
     }
-    int threads = argc >= 5 && !strcmp(argv[3], "--threads") ? atoi(argv[4]) : 1;
+    int threads = argc >= 5 && !strcmp(argv[3], "--threads") ? (int)arg_long(argv[3], argv[4]) : 1;
     char logdir[PATH_MAX];
     snprintf(logdir, sizeof logdir, "%s/log", argv[2]);
     DIR *d = opendir(logdir);
